@@ -1,0 +1,99 @@
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Column, Fieldset, Layout, Row, Submit
+from django import forms
+from django.utils import timezone
+
+from procedures.models import Patient
+
+PATIENT_FIELDS = [
+    "mrn",
+    "first_name",
+    "last_name",
+    "date_of_birth",
+    "phone",
+    "email",
+    "preferred_channel",
+    "consent_sms",
+    "consent_email",
+    "language",
+    "time_zone",
+    "diabetes",
+    "bleeding_disorder",
+    "severe_liver_disease",
+    "severe_kidney_disease",
+    "allergy_contrast",
+    "allergy_local_anaesthetic",
+    "allergy_corticosteroid",
+    "allergy_latex",
+    "allergy_notes",
+    "possible_pregnancy",
+]
+
+
+class PatientForm(forms.ModelForm):
+    class Meta:
+        model = Patient
+        fields = PATIENT_FIELDS
+        widgets = {
+            "date_of_birth": forms.DateInput(attrs={"type": "date"}),
+            "allergy_notes": forms.Textarea(attrs={"rows": 2}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The number is normalised in clean_phone first; the model's E.164 validator then checks the result.
+        self.fields["phone"].validators = []
+        self.fields["phone"].help_text = "Mobile for text reminders, e.g. (555) 010-2000 or +15550102000."
+        self.helper = FormHelper()
+        self.helper.layout = Layout(
+            Fieldset(
+                "Identity",
+                Row(Column("mrn", css_class="col-md-3"), Column("first_name"), Column("last_name")),
+                Row(Column("date_of_birth", css_class="col-md-3"), Column("language"), Column("time_zone")),
+            ),
+            Fieldset(
+                "Contact and consent",
+                Row(Column("phone"), Column("email"), Column("preferred_channel")),
+                Row(Column("consent_sms"), Column("consent_email")),
+            ),
+            Fieldset(
+                "Clinical flags",
+                Row(Column("diabetes"), Column("bleeding_disorder"), Column("possible_pregnancy")),
+                Row(Column("severe_liver_disease"), Column("severe_kidney_disease")),
+                Row(
+                    Column("allergy_contrast"),
+                    Column("allergy_local_anaesthetic"),
+                    Column("allergy_corticosteroid"),
+                    Column("allergy_latex"),
+                ),
+                "allergy_notes",
+            ),
+            Submit("save", "Save patient"),
+        )
+
+    def clean_mrn(self) -> str:
+        return self.cleaned_data["mrn"].strip().upper()
+
+    def clean_date_of_birth(self):
+        dob = self.cleaned_data["date_of_birth"]
+        if dob > timezone.localdate():
+            raise forms.ValidationError("The date of birth cannot be in the future.")
+        return dob
+
+    def clean_phone(self) -> str:
+        raw = self.cleaned_data["phone"].strip()
+        digits = "".join(ch for ch in raw if ch.isdigit())
+        if not raw:
+            return ""
+        # Accept the way clerks type US numbers: (555) 010-2000 → +15550102000.
+        if not raw.startswith("+") and len(digits) == 10:
+            return f"+1{digits}"
+        return f"+{digits}" if raw.startswith("+") else raw
+
+    def clean(self):
+        data = super().clean()
+        if data.get("consent_sms") and not data.get("phone"):
+            self.add_error("phone", "Text-message consent needs a mobile number.")
+        if data.get("consent_email") and not data.get("email"):
+            self.add_error("email", "Email consent needs an email address.")
+        return data

@@ -1,0 +1,71 @@
+"""Staff roles are Django groups; what each may do is the set of model permissions below.
+Pages and API endpoints check permissions, never group names, so a clinic can adjust a role in the admin."""
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    FRONT_DESK = "Front desk"
+    NURSE = "Nurse"
+    PHYSICIAN = "Physician"
+    CLINIC_ADMIN = "Clinic admin"
+
+
+_CATALOGUE_READ = [
+    "view_proceduretype",
+    "view_procedureroom",
+    "view_recoverybay",
+    "view_physicianprofile",
+]
+_CATALOGUE_WRITE = [
+    f"{action}_{model}"
+    for model in ("proceduretype", "procedureroom", "recoverybay", "physicianprofile")
+    for action in ("add", "change", "delete")
+]
+
+# codenames in the "procedures" app, or "app_label.codename" for other apps
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    Role.FRONT_DESK: [
+        *_CATALOGUE_READ,
+        "view_patient",
+        "add_patient",
+        "change_patient",
+        "view_appointment",
+        "add_appointment",
+        "change_appointment",
+    ],
+    Role.NURSE: [
+        *_CATALOGUE_READ,
+        "view_patient",
+        "change_patient",
+        "view_appointment",
+        "change_appointment",
+    ],
+    Role.PHYSICIAN: [
+        *_CATALOGUE_READ,
+        "view_patient",
+        "change_patient",
+        "view_appointment",
+        "add_appointment",
+        "change_appointment",
+    ],
+    Role.CLINIC_ADMIN: [
+        *_CATALOGUE_READ,
+        *_CATALOGUE_WRITE,
+        "view_patient",
+        "add_patient",
+        "change_patient",
+        "view_appointment",
+        "add_appointment",
+        "change_appointment",
+        "view_heartbeat",
+        # Staff accounts, unlocking locked-out logins, and reading the audit trail.
+        "auth.view_user",
+        "auth.add_user",
+        "auth.change_user",
+        "auth.view_group",
+        "axes.view_accessattempt",
+        "axes.delete_accessattempt",
+        "auditlog.view_logentry",
+    ],
+}

@@ -1,0 +1,182 @@
+"""The demo clinic that `make run` loads: staff logins, rooms, bays, the catalogue, patients and a few
+weeks of procedures around today. Loaded once; running it again adds nothing twice."""
+
+from datetime import date, datetime, time, timedelta
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils import timezone
+
+from procedures.models import (
+    Appointment,
+    AppointmentStatus,
+    Patient,
+    PhysicianProfile,
+    ProcedureRoom,
+    ProcedureType,
+    RecoveryBay,
+)
+from procedures.roles import Role
+from procedures.services.appointments import appointment_transition
+from procedures.services.catalogue import catalogue_seed
+from procedures.services.roles import roles_sync
+
+DEMO_PASSWORD = "spinedesk"
+DEMO_LOGINS = {
+    # username: (first, last, role, is_staff)
+    "frontdesk": ("Maria", "Gomez", Role.FRONT_DESK, False),
+    "nurse": ("Sam", "Ortiz", Role.NURSE, False),
+    "physician": ("Alex", "Lee", Role.PHYSICIAN, False),
+    "admin": ("Robin", "Hart", Role.CLINIC_ADMIN, True),
+}
+# Physicians without a demo login (their accounts have no usable password).
+OTHER_PHYSICIANS = {"drpatel": ("Priya", "Patel"), "drnguyen": ("Minh", "Nguyen")}
+PHYSICIAN_COLOURS = ["#0d6efd", "#198754", "#6f42c1"]
+ROOMS = [("Fluoro 1", True, False), ("Fluoro 2", True, True), ("Ultrasound room", False, True)]
+BAYS = ["Bay 1", "Bay 2", "Bay 3", "Bay 4"]
+DEMO_MRN_PREFIX = "D"
+_FIRST = ["James", "Linda", "Robert", "Patricia", "Michael", "Barbara", "William", "Elizabeth", "David", "Susan",
+          "Richard", "Jessica", "Joseph", "Sarah", "Thomas", "Karen", "Carlos", "Nancy", "Daniel", "Lisa",
+          "Matthew", "Betty", "Anthony", "Dorothy", "Mark", "Sandra", "Donald", "Ashley", "Steven", "Kimberly"]
+_LAST = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez",
+         "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin",
+         "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Ramirez", "Lewis", "Robinson"]
+
+
+def _user(username: str, first: str, last: str, *, role: str, password: str | None, is_staff: bool = False):
+    User = get_user_model()
+    user, created = User.objects.get_or_create(
+        username=username, defaults={"first_name": first, "last_name": last, "is_staff": is_staff}
+    )
+    if created:
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save()
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def _staff() -> list[PhysicianProfile]:
+    for username, (first, last, role, is_staff) in DEMO_LOGINS.items():
+        _user(username, first, last, role=role, password=DEMO_PASSWORD, is_staff=is_staff)
+    physicians = []
+    everyone = {"physician": ("Alex", "Lee"), **OTHER_PHYSICIANS}
+    for index, (username, (first, last)) in enumerate(everyone.items()):
+        user = _user(username, first, last, role=Role.PHYSICIAN, password=None)
+        profile, _ = PhysicianProfile.objects.get_or_create(
+            user=user, defaults={"display_name": f"Dr {last}", "calendar_colour": PHYSICIAN_COLOURS[index]}
+        )
+        physicians.append(profile)
+    return physicians
+
+
+def _patients(today: date) -> list[Patient]:
+    patients = []
+    for i in range(30):
+        birth_year = today.year - 38 - (i * 7) % 45
+        patient, _ = Patient.objects.get_or_create(
+            mrn=f"{DEMO_MRN_PREFIX}{1001 + i}",
+            defaults={
+                "first_name": _FIRST[i],
+                "last_name": _LAST[i],
+                "date_of_birth": date(birth_year, 1 + i % 12, 1 + (i * 3) % 28),
+                "phone": f"+1555010{2100 + i}",
+                "email": f"{_FIRST[i].lower()}.{_LAST[i].lower()}@example.org",
+                "preferred_channel": "sms" if i % 3 else "email",
+                "consent_sms": i % 3 != 0,
+                "consent_sms_at": timezone.now() if i % 3 != 0 else None,
+                "consent_email": True,
+                "consent_email_at": timezone.now(),
+                "language": "es" if i % 10 == 7 else "en",
+                "diabetes": i % 5 == 1,
+                "bleeding_disorder": i == 13,
+                "allergy_contrast": i % 11 == 4,
+                "allergy_latex": i == 8,
+            },
+        )
+        patients.append(patient)
+    return patients
+
+
+def _appointments(*, today: date, physicians, patients, actor) -> int:
+    """Back-to-back lists for each physician in their own room, from two weeks ago to two weeks ahead.
+    Past days are discharged; today's list is part-way through the day."""
+    tz = timezone.get_default_timezone()
+    rooms = list(ProcedureRoom.objects.filter(has_fluoroscopy=True).order_by("name"))
+    types = list(ProcedureType.objects.filter(imaging="fluoroscopy").order_by("name"))
+    turnover = timedelta(minutes=10)
+    created = 0
+    patient_cursor = 0
+    for offset in range(-14, 15):
+        day = today + timedelta(days=offset)
+        if day.weekday() >= 5 and offset != 0:  # the demo always has a list today, even at a weekend
+            continue
+        for p_index, physician in enumerate(physicians[: len(rooms)]):
+            room = rooms[p_index]
+            start = datetime.combine(day, time(8, 0), tzinfo=tz)
+            for slot in range(5):
+                ptype = types[(offset + p_index * 3 + slot) % len(types)]
+                patient = patients[patient_cursor % len(patients)]
+                patient_cursor += 1
+                end = start + timedelta(minutes=ptype.procedure_minutes)
+                sedated = ptype.sedation_allowed and slot % 4 == 3
+                appt = Appointment.objects.create(
+                    patient=patient,
+                    procedure_type=ptype,
+                    physician=physician,
+                    room=room,
+                    start=start,
+                    end=end,
+                    room_until=end + turnover,
+                    monitoring_until=end + timedelta(minutes=ptype.monitoring_for(sedated=sedated)),
+                    sedation_planned=sedated,
+                    side="bilateral" if ptype.family == "facet_rfa" else "midline",
+                    levels="L4-L5" if ptype.spinal_region == "lumbar" else "",
+                    status=AppointmentStatus.SCHEDULED,
+                    status_changed_at=timezone.now(),
+                    created_by=actor,
+                )
+                created += 1
+                _advance(appt, offset=offset, slot=slot, actor=actor)
+                start = end + turnover
+    return created
+
+
+def _advance(appt: Appointment, *, offset: int, slot: int, actor) -> None:
+    S = AppointmentStatus
+    if offset < 0:
+        if slot == 4 and offset % 3 == 0:
+            path = [(S.NO_SHOW, "")]
+        elif slot == 2 and offset % 4 == 1:
+            path = [(S.CANCELLED, "Patient unwell (cold); rebooking")]
+        else:
+            path = [(S.CONFIRMED, ""), (S.CHECKED_IN, ""), (S.IN_PROCEDURE, ""), (S.IN_RECOVERY, ""), (S.DISCHARGED, "")]
+    elif offset == 0:
+        path = [[(S.CONFIRMED, ""), (S.CHECKED_IN, "")], [(S.CONFIRMED, "")], [(S.CONFIRMED, "")], [], []][slot]
+    else:
+        path = [(S.CONFIRMED, "")] if offset <= 2 and slot % 2 == 0 else []
+    for status, reason in path:
+        at = max(appt.start, timezone.now()) if status == S.NO_SHOW else appt.start
+        appointment_transition(appointment_id=appt.pk, to_status=status, actor=actor, reason=reason, at=at)
+
+
+@transaction.atomic
+def demo_seed(*, today: date | None = None) -> dict[str, int]:
+    today = today or timezone.localdate()
+    roles_sync()
+    added_types = catalogue_seed()
+    for name, fluoro, ultrasound in ROOMS:
+        ProcedureRoom.objects.get_or_create(name=name, defaults={"has_fluoroscopy": fluoro, "has_ultrasound": ultrasound})
+    for name in BAYS:
+        RecoveryBay.objects.get_or_create(name=name)
+    physicians = _staff()
+    first_time = not Patient.objects.filter(mrn__startswith=DEMO_MRN_PREFIX).exists()
+    patients = _patients(today)
+    appointments = 0
+    if first_time:
+        actor = get_user_model().objects.get(username="frontdesk")
+        appointments = _appointments(today=today, physicians=physicians, patients=patients, actor=actor)
+    return {"procedure_types_added": added_types, "appointments_added": appointments}
