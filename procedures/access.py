@@ -25,7 +25,9 @@ def patient_get_for_user(*, user: AbstractBaseUser, patient_id: int, audit: bool
     return patient
 
 
-def appointment_get_for_user(*, user: AbstractBaseUser, appointment_id: int, perm: str = "view") -> Appointment:
+def appointment_get_for_user(
+    *, user: AbstractBaseUser, appointment_id: int, perm: str = "view"
+) -> Appointment:
     _require(user, f"procedures.{perm}_appointment")
     try:
         appointment = Appointment.objects.select_related(

@@ -31,7 +31,9 @@ def main() -> int:
     env.setdefault("SPINEDESK_VAR_DIR", str(ROOT / "var" / "test"))
     database = env.get("DATABASE_URL", "SQLite (embedded)")
     broker = env.get("REDIS_URL", "file queue (embedded)")
-    print(f"SpineDesk tests — database: {database.split('@')[-1]} · broker: {broker.split('@')[-1]}", flush=True)
+    print(
+        f"SpineDesk tests — database: {database.split('@')[-1]} · broker: {broker.split('@')[-1]}", flush=True
+    )
     os.chdir(ROOT)
     os.execve(sys.executable, [sys.executable, "-m", "pytest", *sys.argv[1:]], env)
 

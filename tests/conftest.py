@@ -46,7 +46,9 @@ def pytest_collection_modifyitems(config, items):
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if not _skipped_for_services:
         return
-    terminalreporter.write_sep("!", f"{len(_skipped_for_services)} TESTS SKIPPED FOR MISSING SERVICES", red=True)
+    terminalreporter.write_sep(
+        "!", f"{len(_skipped_for_services)} TESTS SKIPPED FOR MISSING SERVICES", red=True
+    )
     reasons: dict[str, int] = {}
     for _, why in _skipped_for_services:
         reasons[why] = reasons.get(why, 0) + 1

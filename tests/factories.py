@@ -115,10 +115,16 @@ class AppointmentFactory(factory.django.DjangoModelFactory):
 def staff_cast() -> dict:
     """The fixed cast: frontdesk, nurse, physician (with profile), admin (clinic admin), outsider (no role)."""
     cast = {
-        "frontdesk": UserFactory(username="frontdesk", first_name="Maria", last_name="Gomez", roles=[Role.FRONT_DESK]),
+        "frontdesk": UserFactory(
+            username="frontdesk", first_name="Maria", last_name="Gomez", roles=[Role.FRONT_DESK]
+        ),
         "nurse": UserFactory(username="nurse", first_name="Sam", last_name="Ortiz", roles=[Role.NURSE]),
-        "physician": UserFactory(username="physician", first_name="Alex", last_name="Lee", roles=[Role.PHYSICIAN]),
-        "admin": UserFactory(username="admin", first_name="Robin", last_name="Hart", roles=[Role.CLINIC_ADMIN]),
+        "physician": UserFactory(
+            username="physician", first_name="Alex", last_name="Lee", roles=[Role.PHYSICIAN]
+        ),
+        "admin": UserFactory(
+            username="admin", first_name="Robin", last_name="Hart", roles=[Role.CLINIC_ADMIN]
+        ),
         "outsider": UserFactory(username="outsider", first_name="No", last_name="Role"),
     }
     cast["admin"].is_staff = True

@@ -46,7 +46,9 @@ class PatientViewSet(
 
     def perform_update(self, serializer):
         try:
-            serializer.instance = patient_update(patient_id=serializer.instance.pk, **serializer.validated_data)
+            serializer.instance = patient_update(
+                patient_id=serializer.instance.pk, **serializer.validated_data
+            )
         except DjangoValidationError as exc:
             raise ValidationError(exc.message_dict) from exc
 

@@ -81,7 +81,9 @@ class ProcedureType(models.Model):
                 condition=Q(monitoring_minutes_sedated__gte=F("monitoring_minutes")),
                 name="proctype_sedated_monitoring_not_shorter",
             ),
-            models.CheckConstraint(condition=Q(cpt_code__regex=r"^[0-9]{4}[0-9T]$"), name="proctype_cpt_format"),
+            models.CheckConstraint(
+                condition=Q(cpt_code__regex=r"^[0-9]{4}[0-9T]$"), name="proctype_cpt_format"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -15,7 +15,11 @@ class ProcedureRoom(models.Model):
 
     @property
     def imaging_label(self) -> str:
-        kinds = [k for k, present in (("fluoroscopy", self.has_fluoroscopy), ("ultrasound", self.has_ultrasound)) if present]
+        kinds = [
+            k
+            for k, present in (("fluoroscopy", self.has_fluoroscopy), ("ultrasound", self.has_ultrasound))
+            if present
+        ]
         return " + ".join(kinds) or "no imaging"
 
 

@@ -80,7 +80,9 @@ class Appointment(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(start__lt=F("end")), name="appt_start_before_end"),
             models.CheckConstraint(condition=Q(room_until__gte=F("end")), name="appt_room_until_after_end"),
-            models.CheckConstraint(condition=Q(monitoring_until__gt=F("end")), name="appt_monitoring_after_end"),
+            models.CheckConstraint(
+                condition=Q(monitoring_until__gt=F("end")), name="appt_monitoring_after_end"
+            ),
             models.CheckConstraint(
                 condition=Q(status__in=AppointmentStatus.values), name="appt_status_valid"
             ),

@@ -14,7 +14,9 @@ def day_bounds(*, day: date) -> tuple[datetime, datetime]:
     return start, end
 
 
-def appointment_list_for_day(*, day: date, physician: PhysicianProfile | None = None) -> QuerySet[Appointment]:
+def appointment_list_for_day(
+    *, day: date, physician: PhysicianProfile | None = None
+) -> QuerySet[Appointment]:
     start, end = day_bounds(day=day)
     qs = Appointment.objects.filter(start__gte=start, start__lt=end).select_related(
         "patient", "procedure_type", "physician", "room", "recovery_bay"

@@ -36,12 +36,70 @@ PHYSICIAN_COLOURS = ["#0d6efd", "#198754", "#6f42c1"]
 ROOMS = [("Fluoro 1", True, False), ("Fluoro 2", True, True), ("Ultrasound room", False, True)]
 BAYS = ["Bay 1", "Bay 2", "Bay 3", "Bay 4"]
 DEMO_MRN_PREFIX = "D"
-_FIRST = ["James", "Linda", "Robert", "Patricia", "Michael", "Barbara", "William", "Elizabeth", "David", "Susan",
-          "Richard", "Jessica", "Joseph", "Sarah", "Thomas", "Karen", "Carlos", "Nancy", "Daniel", "Lisa",
-          "Matthew", "Betty", "Anthony", "Dorothy", "Mark", "Sandra", "Donald", "Ashley", "Steven", "Kimberly"]
-_LAST = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez",
-         "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin",
-         "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Ramirez", "Lewis", "Robinson"]
+_FIRST = [
+    "James",
+    "Linda",
+    "Robert",
+    "Patricia",
+    "Michael",
+    "Barbara",
+    "William",
+    "Elizabeth",
+    "David",
+    "Susan",
+    "Richard",
+    "Jessica",
+    "Joseph",
+    "Sarah",
+    "Thomas",
+    "Karen",
+    "Carlos",
+    "Nancy",
+    "Daniel",
+    "Lisa",
+    "Matthew",
+    "Betty",
+    "Anthony",
+    "Dorothy",
+    "Mark",
+    "Sandra",
+    "Donald",
+    "Ashley",
+    "Steven",
+    "Kimberly",
+]
+_LAST = [
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Gonzalez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Perez",
+    "Thompson",
+    "White",
+    "Harris",
+    "Sanchez",
+    "Clark",
+    "Ramirez",
+    "Lewis",
+    "Robinson",
+]
 
 
 def _user(username: str, first: str, last: str, *, role: str, password: str | None, is_staff: bool = False):
@@ -153,9 +211,17 @@ def _advance(appt: Appointment, *, offset: int, slot: int, actor) -> None:
         elif slot == 2 and offset % 4 == 1:
             path = [(S.CANCELLED, "Patient unwell (cold); rebooking")]
         else:
-            path = [(S.CONFIRMED, ""), (S.CHECKED_IN, ""), (S.IN_PROCEDURE, ""), (S.IN_RECOVERY, ""), (S.DISCHARGED, "")]
+            path = [
+                (S.CONFIRMED, ""),
+                (S.CHECKED_IN, ""),
+                (S.IN_PROCEDURE, ""),
+                (S.IN_RECOVERY, ""),
+                (S.DISCHARGED, ""),
+            ]
     elif offset == 0:
-        path = [[(S.CONFIRMED, ""), (S.CHECKED_IN, "")], [(S.CONFIRMED, "")], [(S.CONFIRMED, "")], [], []][slot]
+        path = [[(S.CONFIRMED, ""), (S.CHECKED_IN, "")], [(S.CONFIRMED, "")], [(S.CONFIRMED, "")], [], []][
+            slot
+        ]
     else:
         path = [(S.CONFIRMED, "")] if offset <= 2 and slot % 2 == 0 else []
     for status, reason in path:
@@ -169,7 +235,9 @@ def demo_seed(*, today: date | None = None) -> dict[str, int]:
     roles_sync()
     added_types = catalogue_seed()
     for name, fluoro, ultrasound in ROOMS:
-        ProcedureRoom.objects.get_or_create(name=name, defaults={"has_fluoroscopy": fluoro, "has_ultrasound": ultrasound})
+        ProcedureRoom.objects.get_or_create(
+            name=name, defaults={"has_fluoroscopy": fluoro, "has_ultrasound": ultrasound}
+        )
     for name in BAYS:
         RecoveryBay.objects.get_or_create(name=name)
     physicians = _staff()

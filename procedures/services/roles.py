@@ -24,8 +24,8 @@ def roles_sync() -> None:
         query, wanted = _permission_query(codenames)
         permissions = list(Permission.objects.filter(query).select_related("content_type"))
         found = {(p.content_type.app_label, p.codename) for p in permissions}
-        if missing := wanted - found:
-            # Permissions of another app appear only once that app has migrated; the next migrate completes them.
-            if any(app == "procedures" for app, _ in missing):
-                raise LookupError(f"Role {role_name!r} names unknown permissions: {sorted(missing)}")
+        missing = wanted - found
+        # Permissions of another app appear only once that app has migrated; the next migrate completes them.
+        if any(app == "procedures" for app, _ in missing):
+            raise LookupError(f"Role {role_name!r} names unknown permissions: {sorted(missing)}")
         group.permissions.set(permissions)

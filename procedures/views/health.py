@@ -58,6 +58,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "broker": broker,
         "worker": _worker_state() if database == "ok" else {"state": "unknown", "last_seen": None},
     }
-    return JsonResponse(body, status=200 if body["status"] == "ok" else 503, json_dumps_params={"indent": None})
-
-
+    return JsonResponse(
+        body, status=200 if body["status"] == "ok" else 503, json_dumps_params={"indent": None}
+    )

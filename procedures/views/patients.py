@@ -22,7 +22,9 @@ def patient_list(request: HttpRequest) -> HttpResponse:
 def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = patient_get_for_user(user=request.user, patient_id=patient_id)
     appointments = list(appointment_list_for_patient(patient_id=patient.pk))
-    return render(request, "procedures/patients/detail.html", {"patient": patient, "appointments": appointments})
+    return render(
+        request, "procedures/patients/detail.html", {"patient": patient, "appointments": appointments}
+    )
 
 
 def _save_form(request: HttpRequest, form: PatientForm, save) -> HttpResponse | None:
@@ -59,5 +61,7 @@ def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
         if response := _save_form(request, form, save):
             return response
     return render(
-        request, "procedures/patients/form.html", {"form": form, "title": f"Edit {patient.full_name}", "patient": patient}
+        request,
+        "procedures/patients/form.html",
+        {"form": form, "title": f"Edit {patient.full_name}", "patient": patient},
     )

@@ -25,12 +25,32 @@ class Command(BaseCommand):
         celery = [python, "-m", "celery", "-A", "clinic"]
         commands = {
             # Gossip and mingle need a broadcast-capable broker; the embedded file queue has no use for them.
-            "worker": [*celery, "worker", "--loglevel=INFO", "--concurrency=2", "--without-gossip", "--without-mingle"],
-            "beat": [*celery, "beat", "--loglevel=INFO", "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME],
+            "worker": [
+                *celery,
+                "worker",
+                "--loglevel=INFO",
+                "--concurrency=2",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            "beat": [
+                *celery,
+                "beat",
+                "--loglevel=INFO",
+                "--schedule",
+                settings.CELERY_BEAT_SCHEDULE_FILENAME,
+            ],
             "web": [
-                python, "-m", "gunicorn", "clinic.wsgi:application",
-                "--bind", f"{host}:{port}", "--workers", os.environ.get("WEB_CONCURRENCY", "2"),
-                "--access-logfile", "-",
+                python,
+                "-m",
+                "gunicorn",
+                "clinic.wsgi:application",
+                "--bind",
+                f"{host}:{port}",
+                "--workers",
+                os.environ.get("WEB_CONCURRENCY", "2"),
+                "--access-logfile",
+                "-",
             ],
         }
         processes: dict[str, subprocess.Popen] = {}
@@ -44,13 +64,21 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         for name, command in commands.items():
             processes[name] = subprocess.Popen(command)
-        self.stdout.write(self.style.SUCCESS(f"SpineDesk is at http://{host}:{port}/  (worker and beat running; Ctrl-C stops)"))
-        self.stdout.write("Demo logins: frontdesk, nurse, physician, admin — password “spinedesk” (demo data only).")
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"SpineDesk is at http://{host}:{port}/  (worker and beat running; Ctrl-C stops)"
+            )
+        )
+        self.stdout.write(
+            "Demo logins: frontdesk, nurse, physician, admin — password “spinedesk” (demo data only)."
+        )
         try:
             while not stopping:
                 for name, process in processes.items():
                     if process.poll() is not None:
-                        self.stderr.write(f"{name} exited with code {process.returncode}; stopping the others.")
+                        self.stderr.write(
+                            f"{name} exited with code {process.returncode}; stopping the others."
+                        )
                         stopping = True
                         break
                 time.sleep(0.5)

@@ -13,4 +13,6 @@ class Command(BaseCommand):
             f"{result['appointments_added']} appointments added."
         )
         logins = ", ".join(DEMO_LOGINS)
-        self.stdout.write(self.style.SUCCESS(f"Demo logins: {logins} — password “{DEMO_PASSWORD}” (demo data only)."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Demo logins: {logins} — password “{DEMO_PASSWORD}” (demo data only).")
+        )
