@@ -129,6 +129,9 @@ else:
         "control_folder": str(CELERY_QUEUE_DIR / "control"),
         "store_processed": False,
     }
+    # The transport expects its folders to exist; make them here so web, worker, beat and tests all agree.
+    for _folder in ("messages", "control"):
+        (CELERY_QUEUE_DIR / _folder).mkdir(parents=True, exist_ok=True)
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
@@ -152,7 +155,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
 # Periodic tasks, all in one place. Due work is found by sweeps over rows with a due time.
 CELERY_BEAT_SCHEDULE = {
-    "worker-heartbeat": {"task": "procedures.tasks.heartbeat_record", "schedule": 30.0},
+    "worker-heartbeat": {
+        "task": "procedures.tasks.heartbeat_record",
+        "schedule": float(env_int("SPINEDESK_HEARTBEAT_SECONDS", 30)),
+    },
     "clear-expired-sessions": {"task": "procedures.tasks.sessions_clear_expired", "schedule": 3600.0},
 }
 
@@ -172,7 +178,7 @@ USE_TZ = True
 
 # --- Static files (served by the app through whitenoise; no CDN) ----------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

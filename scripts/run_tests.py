@@ -22,13 +22,16 @@ def _answers(host: str, port: int) -> bool:
 
 def main() -> int:
     env = dict(os.environ)
-    if not env.get("DATABASE_URL") and _answers("127.0.0.1", 5432):
+    # SPINEDESK_EMBEDDED=1 forces the SQLite + file-queue fallback even when servers answer locally.
+    probe = env.get("SPINEDESK_EMBEDDED", "") not in ("1", "true", "yes")
+    if probe and not env.get("DATABASE_URL") and _answers("127.0.0.1", 5432):
         env["DATABASE_URL"] = DEFAULT_DATABASE_URL
-    if not env.get("REDIS_URL") and _answers("127.0.0.1", 6379):
+    if probe and not env.get("REDIS_URL") and _answers("127.0.0.1", 6379):
         env["REDIS_URL"] = DEFAULT_REDIS_URL
     # Test runs keep their own embedded state (SQLite file for cross-process tests, file queue) apart
     # from the developer's demo clinic.
     env.setdefault("SPINEDESK_VAR_DIR", str(ROOT / "var" / "test"))
+    env.setdefault("SPINEDESK_TEST_DB_SUFFIX", str(os.getpid()))
     database = env.get("DATABASE_URL", "SQLite (embedded)")
     broker = env.get("REDIS_URL", "file queue (embedded)")
     print(

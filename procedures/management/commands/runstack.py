@@ -18,9 +18,6 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
 
     def handle(self, *args, host: str, port: int, **options):
-        if settings.CELERY_BROKER_URL.startswith("filesystem://"):
-            for key in ("data_folder_in", "control_folder"):
-                os.makedirs(settings.CELERY_BROKER_TRANSPORT_OPTIONS[key], exist_ok=True)
         python = sys.executable
         celery = [python, "-m", "celery", "-A", "clinic"]
         commands = {
