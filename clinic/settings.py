@@ -171,6 +171,9 @@ try:
 except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
     raise ImproperlyConfigured(f"CLINIC_TIME_ZONE={CLINIC_TIME_ZONE!r} is not an IANA time zone") from exc
 
+# Slot search offers starts on this grid (minutes past each hour in the clinic's zone).
+SCHEDULING_SLOT_MINUTES = env_int("SCHEDULING_SLOT_MINUTES", 15)
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = CLINIC_TIME_ZONE  # the zone pages display in; the database stores UTC
 USE_I18N = True

@@ -48,6 +48,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "view_appointment",
         "add_appointment",
         "change_appointment",
+        "overbook_physician",
     ],
     Role.CLINIC_ADMIN: [
         *_CATALOGUE_READ,

@@ -1,3 +1,4 @@
+from procedures.models.availability import ExceptionKind, ScheduleException, Weekday, WorkingHours
 from procedures.models.catalogue import (
     BleedingRisk,
     Imaging,
@@ -18,6 +19,7 @@ from procedures.models.scheduling import (
 )
 from procedures.models.staff import PhysicianProfile
 from procedures.models.system import Heartbeat
+from procedures.models.waitlist import OfferStatus, WaitlistEntry, WaitlistOffer, WaitlistStatus
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -27,9 +29,11 @@ __all__ = [
     "AppointmentTransition",
     "BleedingRisk",
     "ContactChannel",
+    "ExceptionKind",
     "Heartbeat",
     "Imaging",
     "Language",
+    "OfferStatus",
     "Patient",
     "PhysicianProfile",
     "ProcedureFamily",
@@ -37,6 +41,12 @@ __all__ = [
     "ProcedureType",
     "Purpose",
     "RecoveryBay",
+    "ScheduleException",
     "Side",
     "SpinalRegion",
+    "WaitlistEntry",
+    "WaitlistOffer",
+    "WaitlistStatus",
+    "Weekday",
+    "WorkingHours",
 ]

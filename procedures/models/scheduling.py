@@ -58,6 +58,10 @@ class Appointment(models.Model):
     levels = models.CharField(max_length=60, blank=True, help_text="e.g. L4-L5, L5-S1")
     notes = models.TextField(blank=True)
 
+    # A physician may knowingly double-book themself (never a room, a bay or a patient): the reason is kept.
+    physician_overbooked = models.BooleanField(default=False)
+    overbook_reason = models.CharField(max_length=300, blank=True)
+
     status = models.CharField(max_length=16, choices=AppointmentStatus, default=AppointmentStatus.SCHEDULED)
     status_changed_at = models.DateTimeField()
     cancel_reason = models.CharField(max_length=300, blank=True)
@@ -70,6 +74,9 @@ class Appointment(models.Model):
 
     class Meta:
         ordering = ["start", "id"]
+        permissions = [
+            ("overbook_physician", "Can double-book a physician on purpose, with a reason"),
+        ]
         indexes = [
             # Day views and slot search read appointments by time, per physician and per room.
             models.Index(fields=["start"], name="appt_start_idx"),
@@ -90,6 +97,12 @@ class Appointment(models.Model):
                 condition=~Q(status=AppointmentStatus.CANCELLED) | ~Q(cancel_reason=""),
                 name="appt_cancel_has_reason",
             ),
+            models.CheckConstraint(
+                condition=Q(physician_overbooked=False) | ~Q(overbook_reason=""),
+                name="appt_overbook_has_reason",
+            ),
+            # No-overlap rules live in the database too, as PostgreSQL exclusion constraints: see
+            # migration 0003_no_double_booking (physician, room, recovery bay, patient).
         ]
 
     def __str__(self) -> str:

@@ -13,7 +13,8 @@ S = AppointmentStatus
 
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     S.SCHEDULED: frozenset({S.CONFIRMED, S.CHECKED_IN, S.CANCELLED, S.NO_SHOW}),
-    S.CONFIRMED: frozenset({S.CHECKED_IN, S.CANCELLED, S.NO_SHOW}),
+    # Back to scheduled when the time moves: the patient confirms the new time.
+    S.CONFIRMED: frozenset({S.SCHEDULED, S.CHECKED_IN, S.CANCELLED, S.NO_SHOW}),
     # A checked-in patient can still be sent home (fever, missed hold): that is a cancellation with a reason.
     S.CHECKED_IN: frozenset({S.IN_PROCEDURE, S.CANCELLED}),
     S.IN_PROCEDURE: frozenset({S.IN_RECOVERY}),

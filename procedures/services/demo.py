@@ -16,9 +16,11 @@ from procedures.models import (
     ProcedureRoom,
     ProcedureType,
     RecoveryBay,
+    WorkingHours,
 )
 from procedures.roles import Role
 from procedures.services.appointments import appointment_transition
+from procedures.services.booking import BookingConflict, BookingInvalid, BookingRequest, appointment_book
 from procedures.services.catalogue import catalogue_seed
 from procedures.services.roles import roles_sync
 
@@ -159,47 +161,57 @@ def _patients(today: date) -> list[Patient]:
     return patients
 
 
+def _working_hours(physicians: list[PhysicianProfile]) -> None:
+    """Weekdays 08:00–16:00 for everyone; a Saturday morning list for the first two physicians."""
+    for index, physician in enumerate(physicians):
+        if physician.working_hours.exists():
+            continue
+        rows = [
+            WorkingHours(physician=physician, weekday=d, start_time=time(8), end_time=time(16))
+            for d in range(5)
+        ]
+        if index < 2:
+            rows.append(WorkingHours(physician=physician, weekday=5, start_time=time(8), end_time=time(12)))
+        WorkingHours.objects.bulk_create(rows)
+
+
 def _appointments(*, today: date, physicians, patients, actor) -> int:
-    """Back-to-back lists for each physician in their own room, from two weeks ago to two weeks ahead.
-    Past days are discharged; today's list is part-way through the day."""
+    """Lists for each physician from two weeks ago to two weeks ahead, booked through the booking service
+    (as if on the day before), so the demo obeys every rule a real booking does. Past days are discharged;
+    today's list is part-way through the day."""
     tz = timezone.get_default_timezone()
-    rooms = list(ProcedureRoom.objects.filter(has_fluoroscopy=True).order_by("name"))
     types = list(ProcedureType.objects.filter(imaging="fluoroscopy").order_by("name"))
-    turnover = timedelta(minutes=10)
     created = 0
     patient_cursor = 0
     for offset in range(-14, 15):
         day = today + timedelta(days=offset)
-        if day.weekday() >= 5 and offset != 0:  # the demo always has a list today, even at a weekend
-            continue
-        for p_index, physician in enumerate(physicians[: len(rooms)]):
-            room = rooms[p_index]
+        for p_index, physician in enumerate(physicians):
             start = datetime.combine(day, time(8, 0), tzinfo=tz)
-            for slot in range(5):
+            day_end = start + timedelta(hours=8)
+            slot = 0
+            while slot < 5 and start < day_end:
                 ptype = types[(offset + p_index * 3 + slot) % len(types)]
                 patient = patients[patient_cursor % len(patients)]
-                patient_cursor += 1
-                end = start + timedelta(minutes=ptype.procedure_minutes)
                 sedated = ptype.sedation_allowed and slot % 4 == 3
-                appt = Appointment.objects.create(
+                request = BookingRequest(
                     patient=patient,
                     procedure_type=ptype,
                     physician=physician,
-                    room=room,
                     start=start,
-                    end=end,
-                    room_until=end + turnover,
-                    monitoring_until=end + timedelta(minutes=ptype.monitoring_for(sedated=sedated)),
-                    sedation_planned=sedated,
+                    sedated=sedated,
                     side="bilateral" if ptype.family == "facet_rfa" else "midline",
                     levels="L4-L5" if ptype.spinal_region == "lumbar" else "",
-                    status=AppointmentStatus.SCHEDULED,
-                    status_changed_at=timezone.now(),
-                    created_by=actor,
                 )
+                try:
+                    appt = appointment_book(request=request, actor=actor, now=start - timedelta(days=1))
+                except (BookingConflict, BookingInvalid):
+                    start += timedelta(minutes=15)
+                    continue
+                patient_cursor += 1
                 created += 1
                 _advance(appt, offset=offset, slot=slot, actor=actor)
-                start = end + turnover
+                start = appt.room_until
+                slot += 1
     return created
 
 
@@ -241,6 +253,7 @@ def demo_seed(*, today: date | None = None) -> dict[str, int]:
     for name in BAYS:
         RecoveryBay.objects.get_or_create(name=name)
     physicians = _staff()
+    _working_hours(physicians)
     first_time = not Patient.objects.filter(mrn__startswith=DEMO_MRN_PREFIX).exists()
     patients = _patients(today)
     appointments = 0

@@ -1,0 +1,45 @@
+"""Who works when: weekly templates minus leave and closures, as aware datetime windows."""
+
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from procedures.models import ScheduleException, WorkingHours
+
+Interval = tuple[datetime, datetime]
+
+
+def working_windows(*, physician_ids: list[int], date_from: date, date_to: date) -> dict[int, list[Interval]]:
+    """Each physician's working windows between two dates (inclusive), in order, before exceptions."""
+    tz = timezone.get_default_timezone()
+    template: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))
+    for row in WorkingHours.objects.filter(physician_id__in=physician_ids).order_by("start_time"):
+        template[row.physician_id][row.weekday].append((row.start_time, row.end_time))
+    windows: dict[int, list[Interval]] = {pid: [] for pid in physician_ids}
+    day = date_from
+    while day <= date_to:
+        for pid in physician_ids:
+            for start_time, end_time in template[pid][day.weekday()]:
+                windows[pid].append(
+                    (datetime.combine(day, start_time, tzinfo=tz), datetime.combine(day, end_time, tzinfo=tz))
+                )
+        day += timedelta(days=1)
+    return windows
+
+
+def exception_intervals(
+    *, physician_ids: list[int], start: datetime, end: datetime
+) -> dict[int, list[tuple[datetime, datetime, str]]]:
+    """Leave and clinic closures overlapping [start, end), per physician (closures apply to everyone)."""
+    rows = ScheduleException.objects.filter(starts_at__lt=end, ends_at__gt=start).filter(
+        Q(physician_id__in=physician_ids) | Q(physician__isnull=True)
+    )
+    result: dict[int, list] = {pid: [] for pid in physician_ids}
+    for row in rows:
+        label = row.reason or row.get_kind_display()
+        targets = physician_ids if row.physician_id is None else [row.physician_id]
+        for pid in targets:
+            result[pid].append((row.starts_at, row.ends_at, label))
+    return result
