@@ -10,6 +10,7 @@ from django.db import connection
 
 from procedures.roles import Role
 from tests import factories
+from tests.scheduling_fixtures import clinic  # noqa: F401  (fixture shared by scheduling tests)
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM guards against being called
 # from one. The tests call the ORM between browser steps, never concurrently with it.

@@ -18,7 +18,7 @@ from procedures.services.booking import (
     appointment_cancel,
     appointment_reschedule,
 )
-from tests.scheduling_fixtures import at, clinic  # noqa: F401
+from tests.scheduling_fixtures import at
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from procedures.selectors.intervals import Timeline
 from procedures.selectors.readiness import _RULES, readiness_rule_register
 from procedures.selectors.slots import slot_search
 from procedures.services.booking import BookingRequest, appointment_book
-from tests.scheduling_fixtures import at, clinic  # noqa: F401
+from tests.scheduling_fixtures import at
 
 pytestmark = pytest.mark.django_db
 
