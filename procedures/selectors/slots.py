@@ -8,7 +8,7 @@ Everything is read in a handful of queries, then checked in memory."""
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
@@ -23,7 +23,7 @@ from procedures.models import (
     RecoveryBay,
 )
 from procedures.selectors.availability import exception_intervals, working_windows
-from procedures.selectors.intervals import Timeline
+from procedures.selectors.intervals import Epoch, Timeline, fetch_rows
 from procedures.selectors.readiness import patient_earliest_safe_start
 from procedures.selectors.schedule import day_bounds
 
@@ -91,9 +91,12 @@ def slot_search(
     _, range_end = day_bounds(day=date_to)
     physician_ids = [p.pk for p in physicians]
     # Appointments that could touch the range: a recovery can run past midnight, so look a day either side.
-    rows = (
+    # Times come back as epoch seconds: thousands of rows, and only comparisons are needed.
+    # (No appointment lasts a day, so bounding `start` on both sides lets the start index do the work.)
+    queryset = (
         Appointment.objects.filter(
             status__in=ACTIVE_STATUSES,
+            start__gte=range_start - timedelta(days=1),
             start__lt=range_end + timedelta(days=1),
             monitoring_until__gt=range_start - timedelta(days=1),
         )
@@ -103,30 +106,32 @@ def slot_search(
             "room_id",
             "recovery_bay_id",
             "patient_id",
-            "start",
-            "end",
-            "room_until",
-            "monitoring_until",
+            Epoch("start"),
+            Epoch("end"),
+            Epoch("room_until"),
+            Epoch("monitoring_until"),
         )
     )
+    rows = fetch_rows(queryset)
     physician_busy: dict[int, list] = defaultdict(list)
     room_busy: dict[int, list] = defaultdict(list)
     bay_busy: dict[int, list] = defaultdict(list)
     patient_busy: list = []
-    for phys_id, room_id, bay_id, patient_id, start, end, room_until, monitoring_until in rows:
+    patient_id = patient.pk if patient is not None else None
+    for phys_id, room_id, bay_id, row_patient_id, start, end, room_until, monitoring_until in rows:
         physician_busy[phys_id].append((start, end))
         room_busy[room_id].append((start, room_until))
         if bay_id is not None:
             bay_busy[bay_id].append((end, monitoring_until))
-        if patient is not None and patient_id == patient.pk:
+        if row_patient_id == patient_id:
             patient_busy.append((start, monitoring_until))
     for pid, blocks in exception_intervals(
         physician_ids=physician_ids, start=range_start, end=range_end
     ).items():
-        physician_busy[pid].extend((s, e) for s, e, _ in blocks)
+        physician_busy[pid].extend((s.timestamp(), e.timestamp()) for s, e, _ in blocks)
 
     physician_line = {pid: Timeline(physician_busy[pid]) for pid in physician_ids}
-    room_lines = [(room, Timeline(room_busy[room.pk])) for room in rooms]
+    room_lines = [(room, room.turnover_minutes * 60, Timeline(room_busy[room.pk])) for room in rooms]
     bay_lines = [(bay, Timeline(bay_busy[bay.pk])) for bay in bays]
     patient_line = Timeline(patient_busy)
     windows = working_windows(physician_ids=physician_ids, date_from=date_from, date_to=date_to)
@@ -135,39 +140,45 @@ def slot_search(
     if earliest_safe is not None and earliest_safe > not_before:
         not_before = _round_up(earliest_safe, step)
 
-    candidates: list[Slot] = []
+    step_s = step.total_seconds()
+    procedure_s = procedure.total_seconds()
+    monitoring_s = monitoring.total_seconds()
+    not_before_s = not_before.timestamp()
+    found: list[tuple[float, str, int, ProcedureRoom, RecoveryBay]] = []
     by_id = {p.pk: p for p in physicians}
     for pid in physician_ids:
         line = physician_line[pid]
+        name = by_id[pid].display_name
         for window_start, window_end in windows[pid]:
-            start = window_start
-            if start < not_before:
-                start = window_start + -(-(not_before - window_start) // step) * step
-            while start + procedure <= window_end:
-                end = start + procedure
-                recovery_end = end + monitoring
-                if line.free(start, end) and patient_line.free(start, recovery_end):
+            start_s, end_limit = window_start.timestamp(), window_end.timestamp()
+            if start_s < not_before_s:
+                start_s += -(-(not_before_s - start_s) // step_s) * step_s
+            while start_s + procedure_s <= end_limit:
+                end_s = start_s + procedure_s
+                recovery_end = end_s + monitoring_s
+                if line.free(start_s, end_s) and patient_line.free(start_s, recovery_end):
                     room = next(
-                        (
-                            r
-                            for r, r_line in room_lines
-                            if r_line.free(start, end + timedelta(minutes=r.turnover_minutes))
-                        ),
-                        None,
+                        (r for r, turn, r_line in room_lines if r_line.free(start_s, end_s + turn)), None
                     )
-                    bay = next((b for b, b_line in bay_lines if b_line.free(end, recovery_end)), None)
-                    if room is not None and bay is not None:
-                        candidates.append(
-                            Slot(
-                                start=start,
-                                end=end,
-                                room_until=end + timedelta(minutes=room.turnover_minutes),
-                                monitoring_until=recovery_end,
-                                physician=by_id[pid],
-                                room=room,
-                                recovery_bay=bay,
-                            )
-                        )
-                start += step
-    candidates.sort(key=lambda s: (s.start, s.physician.display_name))
-    return SlotSearchResult(candidates[:limit], earliest_safe, earliest_reason, len(candidates) > limit)
+                    if room is not None:
+                        bay = next((b for b, b_line in bay_lines if b_line.free(end_s, recovery_end)), None)
+                        if bay is not None:
+                            found.append((start_s, name, pid, room, bay))
+                start_s += step_s
+    found.sort(key=lambda item: (item[0], item[1]))
+    slots = []
+    for start_s, _, pid, room, bay in found[:limit]:
+        start = datetime.fromtimestamp(start_s, tz=UTC)
+        end = start + procedure
+        slots.append(
+            Slot(
+                start=start,
+                end=end,
+                room_until=end + timedelta(minutes=room.turnover_minutes),
+                monitoring_until=end + monitoring,
+                physician=by_id[pid],
+                room=room,
+                recovery_bay=bay,
+            )
+        )
+    return SlotSearchResult(slots, earliest_safe, earliest_reason, len(found) > limit)
