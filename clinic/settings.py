@@ -219,6 +219,8 @@ AUDITLOG_DISABLE_REMOTE_ADDR = False
 # --- HTTPS and deployment hardening (all on with DJANGO_HTTPS=1) ----------------------------------
 _HTTPS = env_bool("DJANGO_HTTPS", False)
 SECURE_SSL_REDIRECT = _HTTPS
+# Load balancers probe /healthz over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_SECURE = _HTTPS
 CSRF_COOKIE_SECURE = _HTTPS
 SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000) if _HTTPS else 0

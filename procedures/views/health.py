@@ -11,7 +11,8 @@ from django.views.decorators.http import require_GET
 from clinic.celery import app as celery_app
 from procedures.models import Heartbeat
 
-WORKER_STALE_SECONDS = 120
+# A worker is stale after missing this many heartbeats.
+MISSED_BEATS_BEFORE_STALE = 4
 
 
 def _database_state() -> str:
@@ -41,7 +42,8 @@ def _worker_state() -> dict:
     if beat is None:
         return {"state": "unknown", "last_seen": None}
     age = (timezone.now() - beat).total_seconds()
-    return {"state": "ok" if age <= WORKER_STALE_SECONDS else "stale", "last_seen": beat.isoformat()}
+    stale_after = MISSED_BEATS_BEFORE_STALE * settings.CELERY_BEAT_SCHEDULE["worker-heartbeat"]["schedule"]
+    return {"state": "ok" if age <= stale_after else "stale", "last_seen": beat.isoformat()}
 
 
 @login_not_required
