@@ -22,7 +22,39 @@ class ProceduresConfig(AppConfig):
         auditlog.register(models.Patient)
         auditlog.register(models.Appointment)
         auditlog.register(models.ProcedureType)
-        auditlog.register(models.PhysicianProfile)
+        # The feed token is a secret link: never copy it into the audit trail.
+        auditlog.register(models.PhysicianProfile, exclude_fields=["calendar_feed_token"])
         auditlog.register(models.ProcedureRoom)
         auditlog.register(models.RecoveryBay)
+        for model in (
+            models.PatientMedication,
+            models.HoldPlan,
+            models.HoldPlanLine,
+            models.HoldRule,
+            models.ChecklistItem,
+            models.SafetyOverride,
+            models.SafetySettings,
+            models.CoverageRule,
+            models.SteroidDose,
+            models.SteroidProduct,
+            models.Medication,
+            models.WorkingHours,
+            models.ScheduleException,
+        ):
+            auditlog.register(model)
         post_migrate.connect(_sync_roles_after_migrate, sender=self, dispatch_uid="procedures.roles_sync")
+        self._wire_capabilities()
+
+    @staticmethod
+    def _wire_capabilities() -> None:
+        """Capabilities plug into the scheduling core here, in one visible place."""
+        from procedures.models import AppointmentStatus
+        from procedures.selectors.readiness import readiness_rule_register
+        from procedures.selectors.safety import earliest_start_for_holds
+        from procedures.services.appointments import transition_guard_register
+        from procedures.services.booking import after_booking_register
+        from procedures.services.safety import checklist_gate, hold_plan_after_booking
+
+        readiness_rule_register(earliest_start_for_holds)
+        after_booking_register(hold_plan_after_booking)
+        transition_guard_register(to_status=AppointmentStatus.IN_PROCEDURE, guard=checklist_gate)

@@ -12,6 +12,11 @@ class Role(models.TextChoices):
 
 
 _CATALOGUE_READ = [
+    "view_medication",
+    "view_holdrule",
+    "view_coveragerule",
+    "view_safetysettings",
+    "view_steroidproduct",
     "view_proceduretype",
     "view_procedureroom",
     "view_recoverybay",
@@ -19,14 +24,38 @@ _CATALOGUE_READ = [
 ]
 _CATALOGUE_WRITE = [
     f"{action}_{model}"
-    for model in ("proceduretype", "procedureroom", "recoverybay", "physicianprofile")
+    for model in (
+        "proceduretype",
+        "procedureroom",
+        "recoverybay",
+        "physicianprofile",
+        "workinghours",
+        "scheduleexception",
+        "medication",
+        "holdrule",
+        "coveragerule",
+        "steroidproduct",
+    )
     for action in ("add", "change", "delete")
+] + ["change_safetysettings"]
+# Everyone who looks after a patient keeps the medication list and the checklist current.
+_CARE_TEAM = [
+    "view_patientmedication",
+    "add_patientmedication",
+    "change_patientmedication",
+    "view_holdplan",
+    "view_checklistitem",
+    "change_checklistitem",
+    "view_safetyoverride",
+    "view_workinghours",
+    "view_scheduleexception",
 ]
 
 # codenames in the "procedures" app, or "app_label.codename" for other apps
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.FRONT_DESK: [
         *_CATALOGUE_READ,
+        *_CARE_TEAM,
         "view_patient",
         "add_patient",
         "change_patient",
@@ -36,6 +65,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     Role.NURSE: [
         *_CATALOGUE_READ,
+        *_CARE_TEAM,
         "view_patient",
         "change_patient",
         "view_appointment",
@@ -43,6 +73,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     Role.PHYSICIAN: [
         *_CATALOGUE_READ,
+        *_CARE_TEAM,
+        "confirm_hold_plan",
+        "override_safety",
         "view_patient",
         "change_patient",
         "view_appointment",
@@ -52,6 +85,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     Role.CLINIC_ADMIN: [
         *_CATALOGUE_READ,
+        *_CARE_TEAM,
         *_CATALOGUE_WRITE,
         "view_patient",
         "add_patient",

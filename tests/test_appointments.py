@@ -5,16 +5,17 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, close_old_connections, transaction
+from django.db import IntegrityError, close_old_connections, connection, transaction
 from django.utils import timezone
 
-from procedures.models import AppointmentStatus, AppointmentTransition
+from procedures.models import AppointmentStatus, AppointmentTransition, SafetyOverride
 from procedures.services.appointments import (
     ALLOWED_TRANSITIONS,
     NO_SHOW_TOO_EARLY,
     TransitionError,
     appointment_transition,
 )
+from procedures.services.safety import safety_override
 from tests.factories import AppointmentFactory
 
 S = AppointmentStatus
@@ -29,10 +30,18 @@ def _at_status(status: str, **kwargs):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("current", "target"), ALL_PAIRS)
-def test_every_status_pair_is_allowed_or_refused_as_the_table_says(current, target, frontdesk):
+def test_every_status_pair_is_allowed_or_refused_as_the_table_says(current, target, frontdesk, physician):
     start = timezone.now() - timedelta(hours=1)  # past start, so no-show is timely
     appt = _at_status(current, start=start)
     allowed = target in ALLOWED_TRANSITIONS[current]
+    if allowed and target == S.IN_PROCEDURE:
+        # The lifecycle is under test here, not the checklist gate (tests/test_safety.py covers it).
+        safety_override(
+            appointment_id=appt.pk,
+            scope=SafetyOverride.Scope.CHECKLIST,
+            actor=physician,
+            reason="Lifecycle test",
+        )
     if allowed:
         result = appointment_transition(
             appointment_id=appt.pk, to_status=target, actor=frontdesk, reason="Patient asked"
@@ -50,9 +59,16 @@ def test_every_status_pair_is_allowed_or_refused_as_the_table_says(current, targ
 
 
 @pytest.mark.django_db
-def test_it_walks_the_whole_day_of_a_procedure(nurse):
+def test_it_walks_the_whole_day_of_a_procedure(nurse, physician):
     appt = _at_status(S.SCHEDULED)
     for status in (S.CONFIRMED, S.CHECKED_IN, S.IN_PROCEDURE, S.IN_RECOVERY, S.DISCHARGED):
+        if status == S.IN_PROCEDURE:
+            safety_override(
+                appointment_id=appt.pk,
+                scope=SafetyOverride.Scope.CHECKLIST,
+                actor=physician,
+                reason="Lifecycle test",
+            )
         appointment_transition(appointment_id=appt.pk, to_status=status, actor=nurse)
     appt.refresh_from_db()
     assert appt.status == S.DISCHARGED
@@ -127,7 +143,7 @@ def test_check_in_and_no_show_pressed_at_once_leave_exactly_one_outcome(frontdes
         except TransitionError as exc:
             outcomes[name] = str(exc)
         finally:
-            close_old_connections()
+            connection.close()
 
     threads = [
         threading.Thread(target=press, args=("checkin", S.CHECKED_IN, nurse)),

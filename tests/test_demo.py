@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 def test_seed_demo_loads_once_and_again_adds_nothing():
     call_command("seed_demo")
     counts = (Patient.objects.count(), Appointment.objects.count(), ProcedureType.objects.count())
-    assert counts[0] == 30 and counts[1] > 100 and counts[2] == len(CATALOGUE)
+    assert counts[0] == 60 and counts[1] > 100 and counts[2] == len(CATALOGUE)
     call_command("seed_demo")
     assert (Patient.objects.count(), Appointment.objects.count(), ProcedureType.objects.count()) == counts
 

@@ -64,6 +64,11 @@ class Patient(models.Model):
     allergy_latex = models.BooleanField("allergic to latex", default=False)
     allergy_notes = models.TextField(blank=True)
     possible_pregnancy = models.BooleanField(default=False)
+    # For coverage rules: how long the pain has lasted and conservative care has been tried.
+    pain_started_on = models.DateField(null=True, blank=True)
+    conservative_care_started_on = models.DateField(
+        null=True, blank=True, help_text="When physical therapy, medication or other conservative care began."
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

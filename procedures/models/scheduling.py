@@ -56,6 +56,13 @@ class Appointment(models.Model):
     sedation_planned = models.BooleanField(default=False)
     side = models.CharField(max_length=10, choices=Side, default=Side.MIDLINE)
     levels = models.CharField(max_length=60, blank=True, help_text="e.g. L4-L5, L5-S1")
+    prior_surgery_at_site = models.BooleanField(
+        "previous surgery or radiation at the site",
+        default=False,
+        help_text="Raises the bleeding-risk class.",
+    )
+    # For diagnostic blocks: the best relief in the post-block diary (feeds RFA eligibility).
+    block_peak_relief_percent = models.PositiveSmallIntegerField(null=True, blank=True)
     notes = models.TextField(blank=True)
 
     # A physician may knowingly double-book themself (never a room, a bay or a patient): the reason is kept.
@@ -96,6 +103,10 @@ class Appointment(models.Model):
             models.CheckConstraint(
                 condition=~Q(status=AppointmentStatus.CANCELLED) | ~Q(cancel_reason=""),
                 name="appt_cancel_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(block_peak_relief_percent__isnull=True) | Q(block_peak_relief_percent__lte=100),
+                name="appt_block_relief_percent_range",
             ),
             models.CheckConstraint(
                 condition=Q(physician_overbooked=False) | ~Q(overbook_reason=""),

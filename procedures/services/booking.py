@@ -7,7 +7,7 @@ transaction holds the database's single write lock for the same purpose."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -53,7 +53,12 @@ class BookingConflict(Exception):
 
 
 class BookingInvalid(Exception):
-    """The request itself is not acceptable (past time, unfit room…); nothing was changed."""
+    """The request itself is not acceptable (past time, unfit room…); nothing was changed.
+    `field` names the request field the message is about, for forms and the API."""
+
+    def __init__(self, message: str, *, field: str = "start") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def _clock(moment: datetime) -> str:
@@ -125,20 +130,17 @@ def _place(
     request: BookingRequest, *, actor: AbstractBaseUser | None, now: datetime, ignore_id: int | None
 ) -> dict:
     """Validate a request and choose its room and bay; returns the fields to write. Runs under the locks."""
-    ptype, physician, patient, start = (
-        request.procedure_type,
-        request.physician,
-        request.patient,
-        request.start,
-    )
+    ptype, physician, patient = request.procedure_type, request.physician, request.patient
+    # Elapsed-time arithmetic (a zoned datetime would add wall-clock time across a clock change).
+    start = request.start.astimezone(UTC)
     if start < now:
         raise BookingInvalid(START_IN_PAST.format(start=_when(start)))
     if not ptype.active:
-        raise BookingInvalid(INACTIVE.format(thing=ptype))
+        raise BookingInvalid(INACTIVE.format(thing=ptype), field="procedure_type")
     if not physician.active:
-        raise BookingInvalid(INACTIVE.format(thing=physician))
+        raise BookingInvalid(INACTIVE.format(thing=physician), field="physician")
     if request.sedated and not ptype.sedation_allowed:
-        raise BookingInvalid(SEDATION_NOT_ALLOWED.format(procedure=ptype))
+        raise BookingInvalid(SEDATION_NOT_ALLOWED.format(procedure=ptype), field="sedation_planned")
     end = start + timedelta(minutes=ptype.procedure_minutes)
     monitoring_until = end + timedelta(minutes=ptype.monitoring_for(sedated=request.sedated))
     _check_working_time(physician, start, end)
@@ -176,10 +178,11 @@ def _place(
     if request.room is not None:
         if not request.room.fits(ptype.imaging):
             raise BookingInvalid(
-                ROOM_UNFIT.format(room=request.room, imaging=ptype.get_imaging_display().lower())
+                ROOM_UNFIT.format(room=request.room, imaging=ptype.get_imaging_display().lower()),
+                field="room",
             )
         if not request.room.active:
-            raise BookingInvalid(INACTIVE.format(thing=request.room))
+            raise BookingInvalid(INACTIVE.format(thing=request.room), field="room")
         candidates = [request.room]
     else:
         candidates = [r for r in ProcedureRoom.objects.filter(active=True) if r.fits(ptype.imaging)]
@@ -294,7 +297,7 @@ def appointment_reschedule(
             )
             appointment = Appointment.objects.select_for_update().get(pk=appointment_id)
             if appointment.status not in (AppointmentStatus.SCHEDULED, AppointmentStatus.CONFIRMED):
-                raise BookingInvalid(
+                raise TransitionError(
                     CANNOT_RESCHEDULE.format(status=appointment.get_status_display().lower())
                 )
             fields = _place(request, actor=actor, now=now, ignore_id=appointment.pk)

@@ -2,7 +2,9 @@
 weeks of procedures around today. Loaded once; running it again adds nothing twice."""
 
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
+from auditlog.context import disable_auditlog
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
@@ -11,18 +13,36 @@ from django.utils import timezone
 from procedures.models import (
     Appointment,
     AppointmentStatus,
+    ChecklistKind,
+    ClearanceStatus,
+    HoldKind,
+    HoldPlan,
+    ItemState,
+    Medication,
     Patient,
     PhysicianProfile,
     ProcedureRoom,
     ProcedureType,
     RecoveryBay,
+    SafetyOverride,
     WorkingHours,
 )
 from procedures.roles import Role
 from procedures.services.appointments import appointment_transition
 from procedures.services.booking import BookingConflict, BookingInvalid, BookingRequest, appointment_book
 from procedures.services.catalogue import catalogue_seed
+from procedures.services.medications import patient_medication_add
+from procedures.services.protocol import protocol_seed
 from procedures.services.roles import roles_sync
+from procedures.services.safety import (
+    DERIVED,
+    checklist_mark,
+    clearance_record,
+    hold_line_override,
+    hold_plan_confirm,
+    holds_patient_confirm,
+    safety_override,
+)
 
 DEMO_PASSWORD = "spinedesk"
 DEMO_LOGINS = {
@@ -38,6 +58,7 @@ PHYSICIAN_COLOURS = ["#0d6efd", "#198754", "#6f42c1"]
 ROOMS = [("Fluoro 1", True, False), ("Fluoro 2", True, True), ("Ultrasound room", False, True)]
 BAYS = ["Bay 1", "Bay 2", "Bay 3", "Bay 4"]
 DEMO_MRN_PREFIX = "D"
+DEMO_PATIENTS = 60
 _FIRST = [
     "James",
     "Linda",
@@ -135,16 +156,17 @@ def _staff() -> list[PhysicianProfile]:
 
 def _patients(today: date) -> list[Patient]:
     patients = []
-    for i in range(30):
+    for i in range(DEMO_PATIENTS):
+        first, last = _FIRST[i % 30], _LAST[(i * 7) % 30]
         birth_year = today.year - 38 - (i * 7) % 45
         patient, _ = Patient.objects.get_or_create(
             mrn=f"{DEMO_MRN_PREFIX}{1001 + i}",
             defaults={
-                "first_name": _FIRST[i],
-                "last_name": _LAST[i],
+                "first_name": first,
+                "last_name": last,
                 "date_of_birth": date(birth_year, 1 + i % 12, 1 + (i * 3) % 28),
-                "phone": f"+1555010{2100 + i}",
-                "email": f"{_FIRST[i].lower()}.{_LAST[i].lower()}@example.org",
+                "phone": f"+155501{2100 + i:05d}",
+                "email": f"{first.lower()}.{last.lower()}{i}@example.org",
                 "preferred_channel": "sms" if i % 3 else "email",
                 "consent_sms": i % 3 != 0,
                 "consent_sms_at": timezone.now() if i % 3 != 0 else None,
@@ -159,6 +181,30 @@ def _patients(today: date) -> list[Patient]:
         )
         patients.append(patient)
     return patients
+
+
+DEMO_MEDICATIONS = [
+    # patient index, generic name, indication, dose intent, dose
+    (2, "warfarin", "", "", "5 mg once daily"),
+    (5, "apixaban", "", "", "5 mg twice daily"),
+    (9, "aspirin", "secondary", "", "81 mg once daily"),
+    (11, "ibuprofen", "", "", "400 mg as needed"),
+    (13, "clopidogrel", "", "", "75 mg once daily"),
+    (16, "sertraline", "", "", "50 mg once daily"),
+]
+
+
+def _medications(patients: list[Patient]) -> None:
+    clerk = get_user_model().objects.get(username="frontdesk")
+    for index, name, indication, dose_intent, dose in DEMO_MEDICATIONS:
+        patient_medication_add(
+            patient_id=patients[index].pk,
+            medication=Medication.objects.get(generic_name=name),
+            actor=clerk,
+            indication=indication,
+            dose_intent=dose_intent,
+            dose=dose,
+        )
 
 
 def _working_hours(physicians: list[PhysicianProfile]) -> None:
@@ -176,19 +222,20 @@ def _working_hours(physicians: list[PhysicianProfile]) -> None:
 
 
 def _appointments(*, today: date, physicians, patients, actor) -> int:
-    """Lists for each physician from two weeks ago to two weeks ahead, booked through the booking service
+    """Lists for each physician from a week ago to two weeks ahead, booked through the booking service
     (as if on the day before), so the demo obeys every rule a real booking does. Past days are discharged;
     today's list is part-way through the day."""
     tz = timezone.get_default_timezone()
     types = list(ProcedureType.objects.filter(imaging="fluoroscopy").order_by("name"))
     created = 0
     patient_cursor = 0
-    for offset in range(-14, 15):
+    for offset in range(-7, 11):
         day = today + timedelta(days=offset)
         for p_index, physician in enumerate(physicians):
             start = datetime.combine(day, time(8, 0), tzinfo=tz)
             day_end = start + timedelta(hours=8)
             slot = 0
+            failures = 0
             while slot < 5 and start < day_end:
                 ptype = types[(offset + p_index * 3 + slot) % len(types)]
                 patient = patients[patient_cursor % len(patients)]
@@ -203,9 +250,14 @@ def _appointments(*, today: date, physicians, patients, actor) -> int:
                     levels="L4-L5" if ptype.spinal_region == "lumbar" else "",
                 )
                 try:
-                    appt = appointment_book(request=request, actor=actor, now=start - timedelta(days=1))
+                    # Booked two weeks ahead, as a clinic would, so medication holds fit.
+                    appt = appointment_book(request=request, actor=actor, now=start - timedelta(days=14))
                 except (BookingConflict, BookingInvalid):
-                    start += timedelta(minutes=15)
+                    # Try the next patient at this time, then move on by a quarter hour.
+                    patient_cursor += 1
+                    failures += 1
+                    if failures % 3 == 0:
+                        start += timedelta(minutes=15)
                     continue
                 patient_cursor += 1
                 created += 1
@@ -237,15 +289,55 @@ def _advance(appt: Appointment, *, offset: int, slot: int, actor) -> None:
     else:
         path = [(S.CONFIRMED, "")] if offset <= 2 and slot % 2 == 0 else []
     for status, reason in path:
+        if status == S.IN_PROCEDURE:
+            _complete_checklist(appt)
         at = max(appt.start, timezone.now()) if status == S.NO_SHOW else appt.start
         appointment_transition(appointment_id=appt.pk, to_status=status, actor=actor, reason=reason, at=at)
 
 
+def _complete_checklist(appt: Appointment) -> None:
+    """What the nurse and physician did before each past demo procedure."""
+    nurse = get_user_model().objects.get(username="nurse")
+    physician = get_user_model().objects.get(username="physician")
+    plan = HoldPlan.objects.filter(appointment=appt).first()
+    if plan is not None and plan.lines.exists():
+        for line in plan.lines.filter(needs_prescriber_clearance=True):
+            clearance_record(
+                line_id=line.pk, status=ClearanceStatus.CLEARED, actor=nurse, note="Demo: prescriber agreed"
+            )
+        for line in plan.lines.filter(hold_kind=HoldKind.UNSET, override_hold_hours__isnull=True):
+            hold_line_override(
+                line_id=line.pk, hold_hours=0, reason="Continue: physician's judgement", actor=physician
+            )
+        hold_plan_confirm(appointment_id=appt.pk, actor=physician)
+        holds_patient_confirm(appointment_id=appt.pk, actor=nurse)
+    for item in appt.checklist.all():
+        if item.state == ItemState.DONE or item.kind in DERIVED:
+            continue
+        value = {ChecklistKind.INR: Decimal("1.1"), ChecklistKind.GLUCOSE: Decimal("142")}.get(item.kind)
+        checklist_mark(
+            appointment_id=appt.pk, kind=item.kind, actor=physician if value else nurse, value=value
+        )
+    if appt.checklist.filter(kind=ChecklistKind.ELIGIBILITY, state=ItemState.OPEN).exists():
+        safety_override(
+            appointment_id=appt.pk,
+            scope=SafetyOverride.Scope.ELIGIBILITY,
+            actor=physician,
+            reason="Reviewed in clinic: documentation on the paper chart",
+        )
+
+
 @transaction.atomic
 def demo_seed(*, today: date | None = None) -> dict[str, int]:
-    today = today or timezone.localdate()
+    # Demo rows are not anyone's clinical activity: keep them out of the audit trail (and fast).
+    with disable_auditlog():
+        return _demo_seed(today=today or timezone.localdate())
+
+
+def _demo_seed(*, today: date) -> dict[str, int]:
     roles_sync()
     added_types = catalogue_seed()
+    protocol_seed()
     for name, fluoro, ultrasound in ROOMS:
         ProcedureRoom.objects.get_or_create(
             name=name, defaults={"has_fluoroscopy": fluoro, "has_ultrasound": ultrasound}
@@ -258,6 +350,7 @@ def demo_seed(*, today: date | None = None) -> dict[str, int]:
     patients = _patients(today)
     appointments = 0
     if first_time:
+        _medications(patients)
         actor = get_user_model().objects.get(username="frontdesk")
         appointments = _appointments(today=today, physicians=physicians, patients=patients, actor=actor)
     return {"procedure_types_added": added_types, "appointments_added": appointments}

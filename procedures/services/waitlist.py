@@ -102,20 +102,19 @@ def waitlist_offer_freed_slot(*, appointment: Appointment) -> list[WaitlistOffer
     return offers
 
 
-@transaction.atomic
 def waitlist_offer_accept(*, offer_id: int, actor: AbstractBaseUser | None) -> Appointment:
     """Book the offered time for the patient (moving their later booking if they had one). If the slot was
     taken meanwhile, the offer is closed as taken and the clerk is told."""
-    offer = (
-        WaitlistOffer.objects.select_for_update()
-        .select_related("entry__patient", "entry__procedure_type")
-        .get(pk=offer_id)
-    )
-    if offer.status != OfferStatus.OPEN:
-        raise WaitlistError(OFFER_CLOSED)
-    entry = offer.entry
     try:
         with transaction.atomic():
+            offer = (
+                WaitlistOffer.objects.select_for_update()
+                .select_related("entry__patient", "entry__procedure_type")
+                .get(pk=offer_id)
+            )
+            if offer.status != OfferStatus.OPEN:
+                raise WaitlistError(OFFER_CLOSED)
+            entry = offer.entry
             held = entry.appointment
             if held is not None and held.status in ACTIVE_STATUSES:
                 appointment = appointment_reschedule(
@@ -136,18 +135,22 @@ def waitlist_offer_accept(*, offer_id: int, actor: AbstractBaseUser | None) -> A
                     ),
                     actor=actor,
                 )
+            _resolve(offer, OfferStatus.ACCEPTED, actor)
+            entry.status = WaitlistStatus.BOOKED
+            entry.save(update_fields=["status"])
+            # The same freed time offered to others is gone now.
+            for other in WaitlistOffer.objects.filter(
+                freed_by=offer.freed_by, status=OfferStatus.OPEN
+            ).exclude(pk=offer.pk):
+                _resolve(other, OfferStatus.TAKEN, actor)
+            return appointment
     except (BookingConflict, BookingInvalid) as exc:
-        _resolve(offer, OfferStatus.TAKEN, actor)
+        # The booking rolled back; closing the offer is its own transaction, so it sticks.
+        with transaction.atomic():
+            offer = WaitlistOffer.objects.select_for_update().get(pk=offer_id)
+            if offer.status == OfferStatus.OPEN:
+                _resolve(offer, OfferStatus.TAKEN, actor)
         raise WaitlistError(str(exc)) from exc
-    _resolve(offer, OfferStatus.ACCEPTED, actor)
-    entry.status = WaitlistStatus.BOOKED
-    entry.save(update_fields=["status"])
-    # The same freed time offered to others is gone now.
-    for other in WaitlistOffer.objects.filter(freed_by=offer.freed_by, status=OfferStatus.OPEN).exclude(
-        pk=offer.pk
-    ):
-        _resolve(other, OfferStatus.TAKEN, actor)
-    return appointment
 
 
 def waitlist_offer_decline(*, offer_id: int, actor: AbstractBaseUser | None) -> None:
