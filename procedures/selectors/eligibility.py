@@ -266,13 +266,17 @@ def steroid_year_total(*, patient: Patient, until: datetime) -> tuple[dict[str, 
     return per_product, sum((row["total"] * row["steroid__mpe_per_mg"] for row in rows), Decimal(0))
 
 
+def _mg(amount: Decimal) -> str:
+    return format(amount.quantize(Decimal("0.1")).normalize(), "f")
+
+
 def _steroid_warnings(patient: Patient, start: datetime) -> list[Warning]:
     per_product, mpe = steroid_year_total(patient=patient, until=start)
     if not per_product:
         return []
     limit = safety_settings().steroid_yearly_limit_mpe_mg
     source = "Kerezoudis, Pain Med 2018 [V]"
-    listed = ", ".join(f"{name} {mg:g} mg" for name, mg in per_product.items())
+    listed = ", ".join(f"{name} {_mg(mg)} mg" for name, mg in per_product.items())
     if mpe is None:
         return [
             Warning(
@@ -286,7 +290,7 @@ def _steroid_warnings(patient: Patient, start: datetime) -> list[Warning]:
         return [
             Warning(
                 "steroid_year_limit",
-                f"{mpe:g} mg methylprednisolone-equivalent in the last 12 months ({listed}); ≥ {limit} mg was linked "
+                f"{_mg(mpe)} mg methylprednisolone-equivalent in the last 12 months ({listed}); ≥ {limit} mg was linked "
                 "to lower bone density.",
                 source,
             )
