@@ -107,10 +107,10 @@ def main() -> None:
     add("front-desk week view", "schedule-week", f"?date={busy_day.isoformat()}")
     add(
         "slot search API, 60 days",
-        "slots-list",
+        "api-slot-list",
         f"?procedure_type={ptype.pk}&date_from={today.isoformat()}&date_to={date_to.isoformat()}",
     )
-    add("appointment list API, one day", "appointment-list", f"?date={busy_day.isoformat()}")
+    add("appointment list API, one day", "api-appointment-list", f"?date={busy_day.isoformat()}")
     add("home (today)", "home", "")
 
     print(f"\nSpineDesk benchmark — database: {database}; {Appointment.objects.count()} appointments; {REPEAT} runs each")

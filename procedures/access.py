@@ -6,7 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from procedures.models import Appointment, Patient
+from procedures.models import Appointment, Patient, PhysicianProfile, WaitlistEntry, WaitlistOffer
 
 
 def _require(user: AbstractBaseUser, perm: str) -> None:
@@ -37,3 +37,37 @@ def appointment_get_for_user(
         raise Http404("No appointment with that id.") from exc
     accessed.send(sender=Patient, instance=appointment.patient)
     return appointment
+
+
+def waitlist_entry_get_for_user(
+    *, user: AbstractBaseUser, entry_id: int, perm: str = "change"
+) -> WaitlistEntry:
+    """Waitlist requests are part of scheduling: they follow the appointment permissions."""
+    _require(user, f"procedures.{perm}_appointment")
+    try:
+        entry = WaitlistEntry.objects.select_related("patient", "procedure_type").get(pk=entry_id)
+    except WaitlistEntry.DoesNotExist as exc:
+        raise Http404("No waitlist entry with that id.") from exc
+    accessed.send(sender=Patient, instance=entry.patient)
+    return entry
+
+
+def waitlist_offer_get_for_user(
+    *, user: AbstractBaseUser, offer_id: int, perm: str = "change"
+) -> WaitlistOffer:
+    _require(user, f"procedures.{perm}_appointment")
+    try:
+        offer = WaitlistOffer.objects.select_related("entry__patient", "entry__procedure_type").get(
+            pk=offer_id
+        )
+    except WaitlistOffer.DoesNotExist as exc:
+        raise Http404("No waitlist offer with that id.") from exc
+    accessed.send(sender=Patient, instance=offer.entry.patient)
+    return offer
+
+
+def physician_profile_of(*, user: AbstractBaseUser) -> PhysicianProfile | None:
+    """The signed-in user's own physician profile, or None for staff who are not physicians."""
+    if not user.is_authenticated:
+        return None
+    return PhysicianProfile.objects.filter(user_id=user.pk).first()

@@ -40,6 +40,8 @@ class ProceduresConfig(AppConfig):
             models.Medication,
             models.WorkingHours,
             models.ScheduleException,
+            models.WaitlistEntry,
+            models.WaitlistOffer,
         ):
             auditlog.register(model)
         post_migrate.connect(_sync_roles_after_migrate, sender=self, dispatch_uid="procedures.roles_sync")

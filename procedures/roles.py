@@ -37,7 +37,7 @@ _CATALOGUE_WRITE = [
         "steroidproduct",
     )
     for action in ("add", "change", "delete")
-] + ["change_safetysettings"]
+] + ["change_safetysettings", "view_waitlistentry", "change_waitlistentry"]
 # Everyone who looks after a patient keeps the medication list and the checklist current.
 _CARE_TEAM = [
     "view_patientmedication",

@@ -73,7 +73,7 @@ class TestCreatePage:
             ({"date_of_birth": "1950-02-31"}, "date_of_birth", "Enter a valid date"),
             ({"phone": "12"}, "phone", "international form"),
             ({"phone": ""}, "phone", "needs a mobile number"),
-            ({"time_zone": "Mars/Olympus"}, "time_zone", "not a time zone"),
+            ({"time_zone": "Mars/Olympus"}, "time_zone", "Select a valid choice"),
             ({"mrn": "bad mrn!"}, "mrn", "letters, digits and dashes"),
         ],
     )

@@ -1,5 +1,5 @@
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Column, Fieldset, Layout, Row, Submit
+from crispy_forms.layout import HTML, Column, Fieldset, Layout, Row, Submit
 from django import forms
 from django.utils import timezone
 
@@ -27,6 +27,20 @@ PATIENT_FIELDS = [
     "allergy_latex",
     "allergy_notes",
     "possible_pregnancy",
+    "pain_started_on",
+    "conservative_care_started_on",
+]
+
+
+US_TIME_ZONES = [
+    ("America/New_York", "Eastern (New York)"),
+    ("America/Chicago", "Central (Chicago)"),
+    ("America/Denver", "Mountain (Denver)"),
+    ("America/Phoenix", "Arizona (Phoenix, no daylight saving)"),
+    ("America/Los_Angeles", "Pacific (Los Angeles)"),
+    ("America/Anchorage", "Alaska (Anchorage)"),
+    ("Pacific/Honolulu", "Hawaii (Honolulu)"),
+    ("America/Puerto_Rico", "Atlantic (Puerto Rico)"),
 ]
 
 
@@ -36,6 +50,8 @@ class PatientForm(forms.ModelForm):
         fields = PATIENT_FIELDS
         widgets = {
             "date_of_birth": forms.DateInput(attrs={"type": "date"}),
+            "pain_started_on": forms.DateInput(attrs={"type": "date"}),
+            "conservative_care_started_on": forms.DateInput(attrs={"type": "date"}),
             "allergy_notes": forms.Textarea(attrs={"rows": 2}),
         }
 
@@ -44,6 +60,12 @@ class PatientForm(forms.ModelForm):
         # The number is normalised in clean_phone first; the model's E.164 validator then checks the result.
         self.fields["phone"].validators = []
         self.fields["phone"].help_text = "Mobile for text reminders, e.g. (555) 010-2000 or +15550102000."
+        # A list of zones, so nobody has to type "America/New_York"; a zone already on file stays selectable.
+        zones = list(US_TIME_ZONES)
+        current = self.initial.get("time_zone") or self.instance.time_zone
+        if current and current not in dict(zones):
+            zones.append((current, current))
+        self.fields["time_zone"] = forms.ChoiceField(choices=zones, initial=current, label="Time zone")
         self.helper = FormHelper()
         self.helper.layout = Layout(
             Fieldset(
@@ -58,17 +80,30 @@ class PatientForm(forms.ModelForm):
             ),
             Fieldset(
                 "Clinical flags",
-                Row(Column("diabetes"), Column("bleeding_disorder"), Column("possible_pregnancy")),
-                Row(Column("severe_liver_disease"), Column("severe_kidney_disease")),
                 Row(
-                    Column("allergy_contrast"),
-                    Column("allergy_local_anaesthetic"),
-                    Column("allergy_corticosteroid"),
-                    Column("allergy_latex"),
+                    *[
+                        Column(name, css_class="col-md-3")
+                        for name in (
+                            "diabetes",
+                            "bleeding_disorder",
+                            "severe_liver_disease",
+                            "severe_kidney_disease",
+                            "possible_pregnancy",
+                            "allergy_contrast",
+                            "allergy_local_anaesthetic",
+                            "allergy_corticosteroid",
+                            "allergy_latex",
+                        )
+                    ]
                 ),
                 "allergy_notes",
             ),
+            Fieldset(
+                "For coverage rules",
+                Row(Column("pain_started_on"), Column("conservative_care_started_on")),
+            ),
             Submit("save", "Save patient"),
+            HTML('<a class="btn btn-link" href="{% url "patient-list" %}">Cancel</a>'),
         )
 
     def clean_mrn(self) -> str:

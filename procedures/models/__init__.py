@@ -30,6 +30,7 @@ from procedures.models.safety import (
 from procedures.models.scheduling import (
     ACTIVE_STATUSES,
     CLOSED_STATUSES,
+    RESCHEDULABLE_STATUSES,
     Appointment,
     AppointmentStatus,
     AppointmentTransition,
@@ -42,6 +43,7 @@ from procedures.models.waitlist import OfferStatus, WaitlistEntry, WaitlistOffer
 __all__ = [
     "ACTIVE_STATUSES",
     "CLOSED_STATUSES",
+    "RESCHEDULABLE_STATUSES",
     "Appointment",
     "AppointmentStatus",
     "AppointmentTransition",

@@ -27,6 +27,8 @@ ACTIVE_STATUSES = (
     AppointmentStatus.IN_PROCEDURE,
     AppointmentStatus.IN_RECOVERY,
 )
+# Only a booking whose day has not started can move.
+RESCHEDULABLE_STATUSES = (AppointmentStatus.SCHEDULED, AppointmentStatus.CONFIRMED)
 CLOSED_STATUSES = (AppointmentStatus.DISCHARGED, AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW)
 
 

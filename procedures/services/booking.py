@@ -16,6 +16,7 @@ from django.utils.formats import date_format
 
 from procedures.models import (
     ACTIVE_STATUSES,
+    RESCHEDULABLE_STATUSES,
     Appointment,
     AppointmentStatus,
     Patient,
@@ -296,7 +297,7 @@ def appointment_reschedule(
                 room_ids=_room_ids_for(request),
             )
             appointment = Appointment.objects.select_for_update().get(pk=appointment_id)
-            if appointment.status not in (AppointmentStatus.SCHEDULED, AppointmentStatus.CONFIRMED):
+            if appointment.status not in RESCHEDULABLE_STATUSES:
                 raise TransitionError(
                     CANNOT_RESCHEDULE.format(status=appointment.get_status_display().lower())
                 )

@@ -7,23 +7,15 @@ from tests.browser.pages import horizontal_overflow, main, wrapped_menu_items
 
 pytestmark = pytest.mark.browser
 
-MENU_WRAPS = pytest.mark.xfail(
-    strict=True,
-    reason="The menu (up to 9 entries + search + name + Log out) does not fit between 992 px "
-    "(navbar-expand-lg) and ~1400 px: labels break over two lines. Remove this mark once the menu is "
-    "slimmed or only expands at xl.",
-)
-
-
 @pytest.mark.parametrize(
     ("device", "username"),
     [
         ("page", "frontdesk"),
         ("page", "nurse"),
         ("page", "physician"),
-        pytest.param("page", "admin", marks=MENU_WRAPS),
-        pytest.param("tablet_page", "frontdesk", marks=MENU_WRAPS),
-        pytest.param("tablet_page", "admin", marks=MENU_WRAPS),
+        ("page", "admin"),
+        ("tablet_page", "frontdesk"),
+        ("tablet_page", "admin"),
         ("phone_page", "admin"),
     ],
 )
