@@ -29,12 +29,43 @@ def day_bounds(*, day: date) -> tuple[datetime, datetime]:
     return start, end
 
 
+DAY_LIST_FIELDS = (
+    "id",
+    "status",
+    "start",
+    "end",
+    "room_until",
+    "monitoring_until",
+    "sedation_planned",
+    "levels",
+    "physician_overbooked",
+    "cancel_reason",
+    "recovery_bay_id",
+    "patient__id",
+    "patient__mrn",
+    "patient__first_name",
+    "patient__last_name",
+    "patient__date_of_birth",
+    "procedure_type__id",
+    "procedure_type__name",
+    "physician__id",
+    "physician__display_name",
+    "physician__calendar_colour",
+    "room__id",
+    "room__name",
+)
+
+
 def appointment_list_for_day(
     *, day: date, physician: PhysicianProfile | None = None
 ) -> QuerySet[Appointment]:
     start, end = day_bounds(day=day)
-    qs = Appointment.objects.filter(start__gte=start, start__lt=end).select_related(
-        "patient", "procedure_type", "physician", "room", "recovery_bay"
+    # The day's lists show these columns only; loading whole rows of five joined tables was most of the
+    # day view's time on a busy day.
+    qs = (
+        Appointment.objects.filter(start__gte=start, start__lt=end)
+        .select_related("patient", "procedure_type", "physician", "room")
+        .only(*DAY_LIST_FIELDS)
     )
     if physician is not None:
         qs = qs.filter(physician=physician)
@@ -96,6 +127,10 @@ class GridCell:
     appointment: Appointment | None = None
     label: str = ""
     first_of_run: bool = True
+    # Free cells carry their clock label and booking link, built once here rather than per cell in the
+    # template (the day view renders hundreds of cells).
+    clock: str = ""
+    book_query: str = ""
 
 
 @dataclass
@@ -103,6 +138,7 @@ class GridRow:
     start: datetime
     on_the_hour: bool
     cells: list[GridCell]
+    clock: str = ""
 
 
 @dataclass
@@ -295,6 +331,9 @@ def _grid_rows(
     rows = []
     previous: dict[tuple[int, int], tuple[str, str]] = {}
     for r, t in enumerate(times):
+        local = timezone.localtime(t)
+        clock = f"{local:%H:%M}"
+        stamp = f"{local:%Y-%m-%dT%H:%M}"
         cells = []
         for column in columns:
             for lane in range(column.lanes):
@@ -315,8 +354,13 @@ def _grid_rows(
                     # Leave and closures are labelled once, on the first row of the run.
                     first = previous.get((column.key, lane)) != (kind, label)
                     previous[(column.key, lane)] = (kind, label)
-                    cells.append(GridCell(kind=kind, start=t, column=column, label=label, first_of_run=first))
-        rows.append(GridRow(start=t, on_the_hour=timezone.localtime(t).minute == 0, cells=cells))
+                    cell = GridCell(kind=kind, start=t, column=column, label=label, first_of_run=first)
+                    if kind == CELL_FREE:
+                        cell.clock = clock
+                        who = f"physician={column.key}&" if column.physician else ""
+                        cell.book_query = f"{who}start={stamp}"
+                    cells.append(cell)
+        rows.append(GridRow(start=t, on_the_hour=local.minute == 0, cells=cells, clock=clock))
     return rows
 
 
@@ -367,6 +411,7 @@ def schedule_week_grid(*, day: date, now: datetime | None = None) -> WeekGrid:
     appointments = list(
         Appointment.objects.filter(start__gte=range_start, start__lt=range_end)
         .select_related("patient", "procedure_type", "physician", "room")
+        .only(*DAY_LIST_FIELDS)
         .order_by("start", "id")
     )
     known = {p.pk for p in physicians}
