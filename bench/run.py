@@ -41,6 +41,10 @@ def _configure() -> str:
     return os.environ.get("DATABASE_URL", "SQLite (embedded)").split("@")[-1]
 
 
+def _p95(sorted_times: list[float]) -> float:
+    return sorted_times[min(len(sorted_times) - 1, round(0.95 * len(sorted_times)) - 1)]
+
+
 def _timed(client, url: str) -> tuple[list[float], int, int]:
     from django.db import connection
 
@@ -125,7 +129,7 @@ def main() -> None:
     for label, url in cases:
         times, query_count, status = _timed(client, url)
         times.sort()
-        p95 = times[min(len(times) - 1, int(round(0.95 * len(times))) - 1)]
+        p95 = _p95(times)
         print(f"{label:34} {statistics.median(times):10.1f} {p95:8.1f} {query_count:8d} {status:7d}")
 
     from procedures.selectors.slots import slot_search
@@ -136,7 +140,7 @@ def main() -> None:
         result = slot_search(procedure_type=ptype, date_from=today, date_to=date_to)
         times.append((time.perf_counter() - start) * 1000)
     times.sort()
-    p95 = times[min(len(times) - 1, int(round(0.95 * len(times))) - 1)]
+    p95 = _p95(times)
     print(
         f"{'slot search selector, 60 days':34} {statistics.median(times):10.1f} {p95:8.1f} {'':>8} {len(result.slots):>7}"
     )
