@@ -301,6 +301,11 @@ class TestListAndDetail:
             "levels",
             "cancel_reason",
             "physician_overbooked",
+            "hold_plan",
+            "holds",
+            "fasting",
+            "checklist",
+            "warnings",
         }
         assert response.json()["room_until"] == at(clinic["monday"], 9, 40).isoformat()
 

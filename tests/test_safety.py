@@ -348,6 +348,8 @@ class TestChecklistGate:
             checklist_mark(appointment_id=appt.pk, kind=kind, actor=nurse)
         with pytest.raises(SafetyError, match=r"above the clinic's limit of 1\.5"):
             checklist_mark(appointment_id=appt.pk, kind="inr", actor=nurse, value=Decimal("2.3"))
+        inr = appt.checklist.get(kind="inr")
+        assert (inr.value, inr.state) == (Decimal("2.3"), ItemState.OPEN)  # the result is kept, the item open
         checklist_mark(appointment_id=appt.pk, kind="inr", actor=nurse, value=Decimal("1.2"))
         with pytest.raises(SafetyError, match="mg/dL"):
             checklist_mark(appointment_id=appt.pk, kind="glucose", actor=nurse, value=Decimal("1200"))
@@ -370,6 +372,11 @@ class TestChecklistGate:
             checklist_mark(appointment_id=appt.pk, kind="inr", actor=nurse, value=Decimal("1.2"))
         item = checklist_mark(appointment_id=appt.pk, kind="inr", actor=physician, value=Decimal("1.2"))
         assert item.state == ItemState.DONE
+
+    def test_an_unknown_override_scope_is_refused(self, appt, physician):
+        with pytest.raises(SafetyError, match="not something a physician can override"):
+            safety_override(appointment_id=appt.pk, scope="everything", actor=physician, reason="because")
+        assert not SafetyOverride.objects.exists()
 
     def test_a_physician_can_override_the_gate_with_a_reason(self, appt, nurse, physician):
         with pytest.raises(SafetyError, match="Only a physician"):

@@ -4,9 +4,35 @@ from datetime import UTC, date
 from django.core.exceptions import ObjectDoesNotExist
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from procedures.models import Appointment, Patient, PhysicianProfile, ProcedureRoom, ProcedureType, Side
+from procedures.models import (
+    Appointment,
+    BleedingRisk,
+    ChecklistItem,
+    ChecklistKind,
+    ClearanceStatus,
+    DoseIntent,
+    DrugClass,
+    Evidence,
+    HoldKind,
+    HoldPlan,
+    HoldPlanLine,
+    Indication,
+    ItemState,
+    Medication,
+    Patient,
+    PatientMedication,
+    PhysicianProfile,
+    PlanStatus,
+    ProcedureRoom,
+    ProcedureType,
+    SafetyOverride,
+    Side,
+)
+from procedures.selectors.eligibility import eligibility_warnings
+from procedures.selectors.safety import fasting_for
 
 
 class PatientSerializer(serializers.ModelSerializer):
@@ -352,3 +378,401 @@ class SlotSearchResultSerializer(serializers.Serializer):
 
 class ErrorDetailSerializer(serializers.Serializer):
     detail = serializers.CharField()
+
+
+# --- Medications ------------------------------------------------------------------------------------
+
+
+def _active_medications():
+    return Medication.objects.filter(active=True)
+
+
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "minLength": 1}],
+        "description": "The catalogue id, or the generic name (any case), e.g. 7 or “Warfarin”.",
+        "example": "warfarin",
+    }
+)
+class MedicationField(serializers.Field):
+    """A catalogue medication by id or by generic name (case-insensitive); the reply shows the generic name."""
+
+    def to_internal_value(self, data) -> Medication:
+        name = self.field_name
+        if isinstance(data, bool) or not isinstance(data, int | str):
+            raise serializers.ValidationError(
+                f"{name} must be a catalogue id or a generic name; got {data!r}."
+            )
+        text = str(data).strip()
+        if isinstance(data, int) or re.fullmatch(r"[0-9]+", text):
+            pk = int(text)
+            found = _active_medications().filter(pk=pk).first() if 1 <= pk <= ID_MAX else None
+            if found is None:
+                raise serializers.ValidationError(f"There is no medication with id {pk} in the catalogue.")
+            return found
+        generic_name = " ".join(text.split())
+        if not generic_name:
+            raise serializers.ValidationError(
+                f"{name} must be a catalogue id or a generic name; got {data!r}."
+            )
+        matches = list(_active_medications().filter(generic_name__iexact=generic_name)[:2])
+        if len(matches) > 1:
+            matches = [m for m in matches if m.generic_name == generic_name]
+        if len(matches) != 1:
+            raise serializers.ValidationError(
+                f"There is no medication named “{generic_name}” in the catalogue."
+            )
+        return matches[0]
+
+    def to_representation(self, value: Medication) -> str:
+        return value.generic_name
+
+
+class PatientMedicationSerializer(serializers.ModelSerializer):
+    """One entry of a patient's medication list. Stopped entries stay on the list with `stopped_at`."""
+
+    medication = serializers.CharField(source="medication.generic_name", read_only=True)
+    medication_id = serializers.IntegerField(read_only=True)
+    drug_class = serializers.ChoiceField(
+        source="medication.drug_class", choices=DrugClass.choices, read_only=True
+    )
+    added_at = ClinicDateTimeField(read_only=True)
+    stopped_at = ClinicDateTimeField(read_only=True, allow_null=True, help_text="Null while active.")
+    active = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = PatientMedication
+        fields = [
+            "id",
+            "medication",
+            "medication_id",
+            "drug_class",
+            "indication",
+            "dose_intent",
+            "dose",
+            "added_at",
+            "stopped_at",
+            "active",
+        ]
+        read_only_fields = fields
+
+
+class PatientMedicationCreateSerializer(serializers.Serializer):
+    """A drug for the patient's list. `indication` is needed for drugs whose hold depends on why they are
+    taken (aspirin), `dose_intent` for those whose hold depends on the dose (enoxaparin); it is ignored
+    for other drugs. Adding re-plans the holds of the patient's upcoming appointments."""
+
+    medication = MedicationField()
+    indication = serializers.ChoiceField(
+        choices=Indication.choices,
+        allow_blank=True,
+        default="",
+        help_text="Required when the drug asks for it (aspirin).",
+    )
+    dose_intent = serializers.ChoiceField(
+        choices=DoseIntent.choices,
+        allow_blank=True,
+        default="",
+        help_text="Required when the drug asks for it (enoxaparin).",
+    )
+    dose = serializers.CharField(
+        max_length=80,
+        allow_blank=True,
+        default="",
+        help_text="As the patient takes it, e.g. 5 mg once daily.",
+    )
+
+
+class OptionalBooleanField(serializers.BooleanField):
+    """A query-string boolean that is simply absent when not given (an HTML form would read it as false)."""
+
+    default_empty_html = serializers.empty
+
+
+class PatientMedicationFilterSerializer(serializers.Serializer):
+    active = OptionalBooleanField(
+        required=False, help_text="true: only drugs still taken; false: only stopped ones. Default: both."
+    )
+
+
+# --- Pre-procedure safety on the appointment -----------------------------------------------------
+
+
+def _user_name(user) -> str | None:
+    if user is None:
+        return None
+    return user.get_full_name() or user.get_username()
+
+
+def inline_enum_field(name: str, choices: list[tuple[str, str]]) -> type[serializers.ChoiceField]:
+    """A ChoiceField whose enum stays inline in the OpenAPI schema, with each value described.
+
+    drf-spectacular names an enum after its field, and `status` and the bleeding-risk choices are already
+    named elsewhere (StatusEnum, BleedingRiskEnum); a second choice set under the same name is a schema
+    warning without ENUM_NAME_OVERRIDES. Wrapped in allOf, the enum is left where it is."""
+    values = "; ".join(f"`{value}`: {label}" for value, label in choices)
+    schema = {"allOf": [{"type": "string", "enum": [value for value, _ in choices]}], "description": values}
+
+    def __init__(self, **kwargs):
+        serializers.ChoiceField.__init__(self, choices=choices, **kwargs)
+
+    return extend_schema_field(schema)(type(name, (serializers.ChoiceField,), {"__init__": __init__}))
+
+
+OVERRIDDEN = "overridden"
+HOLD_LINE_STATUSES = [
+    (ClearanceStatus.PENDING.value, "Needs the prescriber's clearance: waiting for the answer"),
+    (ClearanceStatus.CLEARED.value, "Needs the prescriber's clearance: the prescriber agreed"),
+    (ClearanceStatus.REFUSED.value, "Needs the prescriber's clearance: the prescriber says do not stop"),
+    (OVERRIDDEN, "A physician changed the proposed hold (see override_reason)"),
+    (PlanStatus.PROPOSED.value, "As the protocol proposes; the plan waits for a physician"),
+    (PlanStatus.CONFIRMED.value, "As the protocol proposes; a physician confirmed the plan"),
+]
+HoldLineStatusField = inline_enum_field("HoldLineStatusField", HOLD_LINE_STATUSES)
+PlanStatusField = inline_enum_field("PlanStatusField", PlanStatus.choices)
+RiskClassField = inline_enum_field("RiskClassField", BleedingRisk.choices)
+ClearanceAnswerField = inline_enum_field(
+    "ClearanceAnswerField",
+    [
+        (ClearanceStatus.CLEARED.value, ClearanceStatus.CLEARED.label),
+        (ClearanceStatus.REFUSED.value, ClearanceStatus.REFUSED.label),
+        (ClearanceStatus.PENDING.value, ClearanceStatus.PENDING.label),
+    ],
+)
+
+
+class UserNameField(serializers.CharField):
+    """A staff member, by name (users are not an API resource)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, allow_null=True, **kwargs)
+
+    def to_representation(self, value) -> str:
+        return _user_name(value)
+
+
+class HoldLineSerializer(serializers.ModelSerializer):
+    """One medication's hold for this appointment: what the patient is told, and where it comes from."""
+
+    medication = serializers.CharField(
+        source="medication.generic_name", read_only=True, help_text="Generic name."
+    )
+    medication_id = serializers.IntegerField(read_only=True, help_text="Catalogue id.")
+    patient_medication_id = serializers.IntegerField(
+        read_only=True, help_text="The entry on the patient's medication list."
+    )
+    hold_hours = serializers.IntegerField(
+        read_only=True,
+        help_text="The hold in force: the physician's override if there is one, else the proposal. 0 = no hold.",
+    )
+    hold_kind = serializers.ChoiceField(
+        choices=HoldKind.choices, read_only=True, help_text="What the protocol row says."
+    )
+    last_dose_by = ClinicDateTimeField(
+        read_only=True, allow_null=True, help_text="Last dose before this moment."
+    )
+    resume_after = ClinicDateTimeField(read_only=True, allow_null=True, help_text="Restart from this moment.")
+    status = serializers.SerializerMethodField(
+        help_text="The clearance status when the prescriber must agree, else `overridden` when a physician "
+        "changed the hold, else the plan's status. "
+        + "; ".join(f"`{value}`: {label}" for value, label in HOLD_LINE_STATUSES)
+        + "."
+    )
+    evidence = serializers.ChoiceField(
+        choices=Evidence.choices,
+        read_only=True,
+        help_text="V: read in the source; S: secondary transcription, verify locally; -: clinic setting.",
+    )
+    clearance_status = serializers.ChoiceField(choices=ClearanceStatus.choices, read_only=True)
+    overridden_by = UserNameField()
+    overridden_at = ClinicDateTimeField(read_only=True, allow_null=True)
+    patient_confirmed_at = ClinicDateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="When staff recorded that the patient will follow this hold.",
+    )
+
+    class Meta:
+        model = HoldPlanLine
+        fields = [
+            "id",
+            "medication",
+            "medication_id",
+            "patient_medication_id",
+            "hold_hours",
+            "proposed_hold_hours",
+            "hold_kind",
+            "last_dose_by",
+            "last_dose_day",
+            "resume_after",
+            "restart_hours",
+            "requires_normal_inr",
+            "needs_prescriber_clearance",
+            "clearance_status",
+            "clearance_note",
+            "status",
+            "source",
+            "evidence",
+            "override_reason",
+            "overridden_by",
+            "overridden_at",
+            "patient_confirmed_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(HoldLineStatusField())
+    def get_status(self, line: HoldPlanLine) -> str:
+        if line.needs_prescriber_clearance:
+            return line.clearance_status
+        if line.override_hold_hours is not None:
+            return OVERRIDDEN
+        return line.plan.status
+
+
+class HoldPlanSerializer(serializers.ModelSerializer):
+    risk_class = RiskClassField(
+        read_only=True, help_text="The class the holds follow, after patient factors."
+    )
+    base_risk_class = RiskClassField(read_only=True, help_text="The procedure's class.")
+    status = PlanStatusField(read_only=True)
+    confirmed_by = UserNameField()
+    confirmed_at = ClinicDateTimeField(read_only=True, allow_null=True)
+    computed_at = ClinicDateTimeField(read_only=True)
+
+    class Meta:
+        model = HoldPlan
+        fields = [
+            "risk_class",
+            "base_risk_class",
+            "risk_raised_because",
+            "status",
+            "confirmed_by",
+            "confirmed_at",
+            "computed_at",
+        ]
+        read_only_fields = fields
+
+
+class FastingSerializer(serializers.Serializer):
+    """ASA fasting times (only when sedation is planned) and the escort and driving rules after sedation."""
+
+    solids_until = ClinicDateTimeField(help_text="A light meal until then.")
+    fatty_food_until = ClinicDateTimeField(help_text="Fried or fatty food or meat until then.")
+    clear_liquids_until = ClinicDateTimeField(help_text="Clear liquids until then.")
+    escort_required = serializers.BooleanField()
+    no_driving_until = ClinicDateTimeField()
+    source = serializers.CharField()
+
+
+class ChecklistItemSerializer(serializers.ModelSerializer):
+    label = serializers.CharField(source="get_kind_display", read_only=True)
+    kind = serializers.ChoiceField(choices=ChecklistKind.choices, read_only=True)
+    state = serializers.ChoiceField(choices=ItemState.choices, read_only=True)
+    value = serializers.DecimalField(
+        max_digits=6,
+        decimal_places=1,
+        read_only=True,
+        allow_null=True,
+        help_text="INR or blood glucose (mg/dL).",
+    )
+    done_by = UserNameField(help_text="Null when the app ticked it from the plan.")
+    done_at = ClinicDateTimeField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = ChecklistItem
+        fields = ["kind", "label", "required", "state", "why", "value", "note", "done_by", "done_at"]
+        read_only_fields = fields
+
+
+class EligibilityWarningSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    text = serializers.CharField()
+    source = serializers.CharField()
+    overridden = serializers.BooleanField(help_text="A physician reviewed it and went ahead, with a reason.")
+
+
+class AppointmentDetailSerializer(AppointmentSerializer):
+    """One appointment with its pre-procedure safety: medication holds, fasting, the checklist and the
+    eligibility warnings. Expects the plan's lines, the checklist and the overrides prefetched."""
+
+    hold_plan = serializers.SerializerMethodField()
+    holds = serializers.SerializerMethodField()
+    fasting = serializers.SerializerMethodField()
+    checklist = ChecklistItemSerializer(many=True, read_only=True)
+    warnings = serializers.SerializerMethodField()
+
+    class Meta(AppointmentSerializer.Meta):
+        fields = [
+            *AppointmentSerializer.Meta.fields,
+            "hold_plan",
+            "holds",
+            "fasting",
+            "checklist",
+            "warnings",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(HoldPlanSerializer(allow_null=True))
+    def get_hold_plan(self, appointment: Appointment) -> dict | None:
+        plan = getattr(appointment, "hold_plan", None)
+        return HoldPlanSerializer(plan).data if plan is not None else None
+
+    @extend_schema_field(HoldLineSerializer(many=True))
+    def get_holds(self, appointment: Appointment) -> list[dict]:
+        plan = getattr(appointment, "hold_plan", None)
+        return HoldLineSerializer(plan.lines.all(), many=True).data if plan is not None else []
+
+    @extend_schema_field(FastingSerializer(allow_null=True))
+    def get_fasting(self, appointment: Appointment) -> dict | None:
+        fasting = fasting_for(appointment=appointment)
+        return FastingSerializer(fasting).data if fasting is not None else None
+
+    @extend_schema_field(EligibilityWarningSerializer(many=True))
+    def get_warnings(self, appointment: Appointment) -> list[dict]:
+        overridden = {
+            o.code for o in appointment.safety_overrides.all() if o.scope == SafetyOverride.Scope.ELIGIBILITY
+        }
+        warnings = eligibility_warnings(
+            patient=appointment.patient,
+            procedure_type=appointment.procedure_type,
+            start=appointment.start,
+            exclude_appointment_id=appointment.pk,
+        )
+        return [
+            {"code": w.code, "text": w.text, "source": w.source, "overridden": w.code in overridden}
+            for w in warnings
+        ]
+
+
+class HoldOverrideSerializer(serializers.Serializer):
+    hold_hours = serializers.IntegerField(
+        help_text="The hold a physician decides, 0 (keep taking it) to 720 hours. A multiple of 24 on a "
+        "day-based hold is counted in calendar days."
+    )
+    reason = serializers.CharField(max_length=300, allow_blank=True, default="", help_text="Required.")
+
+
+class ClearanceSerializer(serializers.Serializer):
+    status = ClearanceAnswerField(help_text="The prescriber's answer, as relayed by staff.")
+    note = serializers.CharField(max_length=300, allow_blank=True, default="")
+
+
+class ChecklistMarkSerializer(serializers.Serializer):
+    done = serializers.BooleanField(default=True, help_text="false reopens the item.")
+    value = serializers.DecimalField(
+        max_digits=6,
+        decimal_places=1,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="INR (required for `inr`) or blood glucose in mg/dL, 20–800 (required for `glucose`).",
+    )
+    note = serializers.CharField(max_length=300, allow_blank=True, default="")
+
+
+class SafetyOverrideSerializer(serializers.Serializer):
+    scope = serializers.ChoiceField(
+        choices=SafetyOverride.Scope.choices,
+        help_text="checklist: every open item; eligibility: every current warning.",
+    )
+    reason = serializers.CharField(max_length=400, allow_blank=True, default="", help_text="Required.")

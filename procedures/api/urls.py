@@ -3,8 +3,16 @@ from rest_framework.routers import DefaultRouter
 
 from procedures.api import views
 
+# Basenames start with "api-" where the pages already use the name (patient-list, patient-detail,
+# patient-medication-stop): URL names are global, and a shared one makes {% url %} and the API root
+# link to the wrong view.
 router = DefaultRouter()
-router.register("patients", views.PatientViewSet, basename="patient")
+router.register("patients", views.PatientViewSet, basename="api-patient")
+router.register(
+    r"patients/(?P<patient_id>[0-9]+)/medications",
+    views.PatientMedicationViewSet,
+    basename="api-patient-medication",
+)
 router.register("procedure-types", views.ProcedureTypeViewSet, basename="procedure-type")
 router.register("physicians", views.PhysicianViewSet, basename="physician")
 router.register("rooms", views.RoomViewSet, basename="room")

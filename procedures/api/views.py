@@ -1,7 +1,8 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import F, Prefetch, prefetch_related_objects
 from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -12,23 +13,42 @@ from rest_framework.views import APIView
 
 from procedures.access import appointment_get_for_user, patient_get_for_user
 from procedures.api.base import AuditActorMixin
-from procedures.api.exceptions import service_errors
+from procedures.api.exceptions import safety_errors, service_errors
 from procedures.api.serializers import (
     ID_MAX,
     AppointmentCancelSerializer,
     AppointmentCreateSerializer,
+    AppointmentDetailSerializer,
     AppointmentFilterSerializer,
     AppointmentRescheduleSerializer,
     AppointmentSerializer,
+    ChecklistMarkSerializer,
+    ClearanceSerializer,
     ErrorDetailSerializer,
+    HoldOverrideSerializer,
+    PatientMedicationCreateSerializer,
+    PatientMedicationFilterSerializer,
+    PatientMedicationSerializer,
     PatientSerializer,
     PhysicianSerializer,
     ProcedureTypeSerializer,
     RoomSerializer,
+    SafetyOverrideSerializer,
     SlotQuerySerializer,
     SlotSearchResultSerializer,
 )
-from procedures.models import Appointment, Patient, PhysicianProfile, ProcedureRoom, ProcedureType
+from procedures.models import (
+    Appointment,
+    ChecklistItem,
+    ChecklistKind,
+    HoldPlan,
+    HoldPlanLine,
+    Patient,
+    PatientMedication,
+    PhysicianProfile,
+    ProcedureRoom,
+    ProcedureType,
+)
 from procedures.selectors.patients import patient_search
 from procedures.selectors.schedule import day_bounds
 from procedures.selectors.slots import slot_search
@@ -39,7 +59,16 @@ from procedures.services.booking import (
     appointment_reschedule,
 )
 from procedures.services.calendar import appointment_calendar
+from procedures.services.medications import patient_medication_add, patient_medication_stop
 from procedures.services.patients import patient_create, patient_update
+from procedures.services.safety import (
+    checklist_mark,
+    clearance_record,
+    hold_line_override,
+    hold_plan_confirm,
+    holds_patient_confirm,
+    safety_override,
+)
 
 
 class PatientViewSet(
@@ -103,6 +132,55 @@ INVALID = OpenApiResponse(
 )
 NOT_FOUND = OpenApiResponse(ErrorDetailSerializer, description="No appointment with that id.")
 
+# --- Pre-procedure safety: shared pieces ---
+
+FORBIDDEN = OpenApiResponse(
+    ErrorDetailSerializer,
+    description="Not allowed: `detail` says who may (e.g. “Only a physician can confirm a hold plan.”).",
+)
+SAFETY_INVALID = OpenApiResponse(
+    OpenApiTypes.OBJECT,
+    description=(
+        "Refused, nothing changed. A malformed field maps to a list of messages; a safety rule answers "
+        '{"detail": message} (no reason given, a hold outside 0–720 hours, an INR above the clinic\'s '
+        "limit, a missing or impossible value)."
+    ),
+)
+SAFETY_CONFLICT = OpenApiResponse(
+    ErrorDetailSerializer,
+    description=(
+        "The appointment or its plan does not allow this now (closed appointment, no hold plan yet, a drug "
+        "without a clinic rule, nothing open to override); `detail` says why."
+    ),
+)
+NO_HOLD_LINE = "No hold line with that id on this appointment."
+LINE_ID = OpenApiParameter(
+    "line_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="A hold line's id (from `holds`)."
+)
+CHECKLIST_KIND = OpenApiParameter(
+    "kind",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    enum=ChecklistKind.values,
+    description="The checklist item (`kind` in `checklist`).",
+)
+DETAIL_RELATED = ("patient", "procedure_type", "physician", "room", "recovery_bay")
+
+
+def _with_safety(appointment: Appointment) -> Appointment:
+    """Load what the detail shows in a fixed number of queries, however many drugs and items there are."""
+    prefetch_related_objects(
+        [appointment],
+        Prefetch("hold_plan", queryset=HoldPlan.objects.select_related("confirmed_by")),
+        Prefetch(
+            "hold_plan__lines",
+            queryset=HoldPlanLine.objects.select_related("medication", "overridden_by"),
+        ),
+        Prefetch("checklist", queryset=ChecklistItem.objects.select_related("done_by")),
+        "safety_overrides",
+    )
+    return appointment
+
 
 class SlotListView(AuditActorMixin, APIView):
     """Bookable starts for a procedure type, in order; each names the physician and the room it would use.
@@ -147,8 +225,13 @@ class ICalendarRenderer(BaseRenderer):
         responses={200: AppointmentSerializer(many=True), 400: INVALID},
     ),
     retrieve=extend_schema(
-        description="One appointment, with its resources by id and its times.",
-        responses={200: AppointmentSerializer, 404: NOT_FOUND},
+        description=(
+            "One appointment, with its resources by id and its times, and its pre-procedure safety: the "
+            "medication holds (`holds`, one line per drug on the patient's list, and `hold_plan`), the "
+            "fasting times (`fasting`, null when no sedation is planned), the `checklist` that gates the "
+            "procedure, and the eligibility `warnings` a physician reviews."
+        ),
+        responses={200: AppointmentDetailSerializer, 404: NOT_FOUND},
     ),
 )
 class AppointmentViewSet(
@@ -167,19 +250,35 @@ class AppointmentViewSet(
         "cancel": ["procedures.change_appointment"],
         "reschedule": ["procedures.change_appointment"],
     }
+    # The safety actions change the plan and the checklist, not the appointment. Confirming, changing a
+    # hold and overriding are a physician's: the service checks confirm_hold_plan / override_safety and
+    # its refusal ("Only a physician can …") is a 403 that says so.
+    _safety_permissions = {
+        "confirm_hold_plan": ["procedures.view_holdplan"],
+        "override_hold": ["procedures.view_holdplan"],
+        "record_clearance": ["procedures.view_holdplan", "procedures.change_checklistitem"],
+        "confirm_holds_with_patient": ["procedures.view_holdplan", "procedures.change_checklistitem"],
+        "mark_checklist_item": ["procedures.change_checklistitem"],
+        "override_safety": ["procedures.view_safetyoverride", "procedures.change_checklistitem"],
+    }
 
     _action_serializers = {
         "create": AppointmentCreateSerializer,
         "cancel": AppointmentCancelSerializer,
         "reschedule": AppointmentRescheduleSerializer,
+        "override_hold": HoldOverrideSerializer,
+        "record_clearance": ClearanceSerializer,
+        "mark_checklist_item": ChecklistMarkSerializer,
+        "override_safety": SafetyOverrideSerializer,
     }
 
     @property
     def required_permissions(self) -> list[str] | None:
-        return self._action_permissions.get(self.action)
+        return self._action_permissions.get(self.action) or self._safety_permissions.get(self.action)
 
     def get_serializer_class(self):
-        """The input serializer of each write (the browsable API's forms); replies use AppointmentSerializer."""
+        """The input serializer of each write (the browsable API's forms); replies use AppointmentSerializer,
+        or AppointmentDetailSerializer for the detail and the safety actions."""
         return self._action_serializers.get(self.action, AppointmentSerializer)
 
     def get_queryset(self):
@@ -210,6 +309,9 @@ class AppointmentViewSet(
             raise Http404("No appointment with that id.")
         perm = "change" if self.action in self._action_permissions else "view"
         return appointment_get_for_user(user=self.request.user, appointment_id=appointment_id, perm=perm)
+
+    def retrieve(self, request, pk=None):
+        return Response(AppointmentDetailSerializer(_with_safety(self.get_object())).data)
 
     @extend_schema(
         description=(
@@ -302,6 +404,153 @@ class AppointmentViewSet(
         response["Content-Disposition"] = f'attachment; filename="appointment-{appointment.pk}.ics"'
         return response
 
+    # --- Pre-procedure safety: the physician's and the nurse's steps. Each replies with the detail. ---
+
+    def _safety_reply(self, appointment_id: int) -> Response:
+        appointment = Appointment.objects.select_related(*DETAIL_RELATED).get(pk=appointment_id)
+        return Response(AppointmentDetailSerializer(_with_safety(appointment)).data)
+
+    def _hold_line_id(self, appointment: Appointment, line_id: str) -> int:
+        """The id of a hold line of this appointment; any other id (another appointment's line) is 404."""
+        pk = int(line_id)
+        if pk > ID_MAX or not HoldPlanLine.objects.filter(pk=pk, plan__appointment=appointment).exists():
+            raise Http404(NO_HOLD_LINE)
+        return pk
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: AppointmentDetailSerializer,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            409: SAFETY_CONFLICT,
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="hold-plan/confirm", url_name="hold-plan-confirm")
+    def confirm_hold_plan(self, request, pk=None):
+        """A physician confirms the proposed hold plan (permission confirm_hold_plan). A drug the clinic
+        has no rule for needs a physician's hold first (409)."""
+        appointment = self.get_object()
+        with safety_errors():
+            hold_plan_confirm(appointment_id=appointment.pk, actor=request.user)
+        return self._safety_reply(appointment.pk)
+
+    @extend_schema(
+        parameters=[LINE_ID],
+        request=HoldOverrideSerializer,
+        responses={
+            200: AppointmentDetailSerializer,
+            400: SAFETY_INVALID,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            409: SAFETY_CONFLICT,
+        },
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"holds/(?P<line_id>[0-9]+)/override",
+        url_name="hold-override",
+    )
+    def override_hold(self, request, pk=None, line_id=None):
+        """A physician changes one drug's hold (0 = keep taking it), with a reason. The patient is asked
+        to confirm that hold again."""
+        appointment = self.get_object()
+        line = self._hold_line_id(appointment, line_id)
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with safety_errors():
+            hold_line_override(line_id=line, actor=request.user, **serializer.validated_data)
+        return self._safety_reply(appointment.pk)
+
+    @extend_schema(
+        parameters=[LINE_ID],
+        request=ClearanceSerializer,
+        responses={
+            200: AppointmentDetailSerializer,
+            400: SAFETY_INVALID,
+            404: NOT_FOUND,
+            409: SAFETY_CONFLICT,
+        },
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"holds/(?P<line_id>[0-9]+)/clearance",
+        url_name="hold-clearance",
+    )
+    def record_clearance(self, request, pk=None, line_id=None):
+        """The prescriber's answer on a shared decision, as relayed by staff. A drug that needs no
+        clearance is 409."""
+        appointment = self.get_object()
+        line = self._hold_line_id(appointment, line_id)
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with safety_errors():
+            clearance_record(line_id=line, actor=request.user, **serializer.validated_data)
+        return self._safety_reply(appointment.pk)
+
+    @extend_schema(
+        request=None,
+        responses={200: AppointmentDetailSerializer, 404: NOT_FOUND, 409: SAFETY_CONFLICT},
+    )
+    @action(
+        detail=True, methods=["post"], url_path="holds/patient-confirmed", url_name="holds-patient-confirmed"
+    )
+    def confirm_holds_with_patient(self, request, pk=None):
+        """Staff record that the patient understood and will follow every hold (e.g. on the phone)."""
+        appointment = self.get_object()
+        with safety_errors():
+            holds_patient_confirm(appointment_id=appointment.pk, actor=request.user)
+        return self._safety_reply(appointment.pk)
+
+    @extend_schema(
+        parameters=[CHECKLIST_KIND],
+        request=ChecklistMarkSerializer,
+        responses={
+            200: AppointmentDetailSerializer,
+            400: SAFETY_INVALID,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            409: SAFETY_CONFLICT,
+        },
+    )
+    @action(detail=True, methods=["post"], url_path=r"checklist/(?P<kind>[a-z_]+)", url_name="checklist-mark")
+    def mark_checklist_item(self, request, pk=None, kind=None):
+        """Tick (or, with `done: false`, reopen) a checklist item. `inr` and `glucose` take a `value`; an INR
+        above the clinic's limit is 400 and the item stays open; without a clinic limit only a physician
+        may accept an INR (403). The plan's items (hold_plan, holds_confirmed, clearances, eligibility) are
+        ticked by the app, not by hand (400)."""
+        appointment = self.get_object()
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with safety_errors():
+            checklist_mark(
+                appointment_id=appointment.pk, kind=kind, actor=request.user, **serializer.validated_data
+            )
+        return self._safety_reply(appointment.pk)
+
+    @extend_schema(
+        request=SafetyOverrideSerializer,
+        responses={
+            200: AppointmentDetailSerializer,
+            400: SAFETY_INVALID,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            409: SAFETY_CONFLICT,
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="safety-override", url_name="safety-override")
+    def override_safety(self, request, pk=None):
+        """A physician goes ahead despite what is open (permission override_safety), with a reason:
+        `checklist` records every open item, `eligibility` every current warning. Nothing open is 409."""
+        appointment = self.get_object()
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with safety_errors():
+            safety_override(appointment_id=appointment.pk, actor=request.user, **serializer.validated_data)
+        return self._safety_reply(appointment.pk)
+
     def handle_exception(self, exc):
         # An error from the .ics action is JSON like every other error, even for `Accept: text/calendar`.
         response = super().handle_exception(exc)
@@ -309,3 +558,102 @@ class AppointmentViewSet(
             self.request.accepted_renderer = JSONRenderer()
             self.request.accepted_media_type = JSONRenderer.media_type
         return response
+
+
+# --- Pre-procedure safety: the patient's medication list ----------------------------------------------
+
+PATIENT_ID = OpenApiParameter(
+    "patient_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Patient id."
+)
+NO_PATIENT = OpenApiResponse(ErrorDetailSerializer, description="No patient with that id.")
+NO_ENTRY = "No medication with that id on this patient's list."
+
+
+@extend_schema_view(
+    list=extend_schema(
+        description="The patient's medications: those still taken first (by name), then stopped ones, most "
+        "recently stopped first.",
+        parameters=[PATIENT_ID, PatientMedicationFilterSerializer],
+        responses={200: PatientMedicationSerializer(many=True), 400: INVALID, 404: NO_PATIENT},
+    ),
+    create=extend_schema(
+        description=(
+            "Add a drug to the patient's list, by catalogue id or generic name. The holds of the patient's "
+            "upcoming appointments are re-planned at once (a confirmed plan that changes goes back to "
+            "proposed). 400 names the field (an unknown drug, a missing or unknown `indication` or "
+            "`dose_intent`); a drug already on the list is 409."
+        ),
+        parameters=[PATIENT_ID],
+        request=PatientMedicationCreateSerializer,
+        responses={201: PatientMedicationSerializer, 400: INVALID, 404: NO_PATIENT, 409: CONFLICT},
+    ),
+    stop=extend_schema(
+        description=(
+            "The patient no longer takes this drug: the entry stays on the list with `stopped_at`, and the "
+            "upcoming appointments' holds are re-planned. Stopping it again is 409."
+        ),
+        parameters=[PATIENT_ID],
+        request=None,
+        responses={200: PatientMedicationSerializer, 404: NO_PATIENT, 409: CONFLICT},
+    ),
+)
+class PatientMedicationViewSet(
+    AuditActorMixin, mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+):
+    """A patient's medication list (nested under the patient). Reading needs view_patientmedication,
+    adding add_patientmedication, stopping change_patientmedication, and each the patient's view_patient."""
+
+    serializer_class = PatientMedicationSerializer
+    queryset = PatientMedication.objects.all()
+    lookup_value_regex = "[0-9]+"
+
+    _action_serializers = {"create": PatientMedicationCreateSerializer}
+
+    @property
+    def required_permissions(self) -> list[str] | None:
+        return {"stop": ["procedures.change_patientmedication"]}.get(self.action)
+
+    def get_serializer_class(self):
+        return self._action_serializers.get(self.action, PatientMedicationSerializer)
+
+    def get_queryset(self):
+        # The patient is fetched (and its read audited) by the actions, after the permission check.
+        return PatientMedication.objects.select_related("medication").order_by(
+            F("stopped_at").desc(nulls_first=True), "medication__generic_name", "added_at"
+        )
+
+    def _patient(self) -> Patient:
+        patient_id = int(self.kwargs["patient_id"])
+        if patient_id > ID_MAX:
+            raise Http404("No patient with that id.")
+        return patient_get_for_user(user=self.request.user, patient_id=patient_id)
+
+    def list(self, request, patient_id=None):
+        patient = self._patient()
+        filters = PatientMedicationFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        entries = self.get_queryset().filter(patient=patient)
+        if "active" in filters.validated_data:
+            entries = entries.filter(stopped_at__isnull=filters.validated_data["active"])
+        page = self.paginate_queryset(entries)
+        return self.get_paginated_response(PatientMedicationSerializer(page, many=True).data)
+
+    def create(self, request, patient_id=None):
+        patient = self._patient()
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with safety_errors():
+            entry = patient_medication_add(
+                patient_id=patient.pk, actor=request.user, **serializer.validated_data
+            )
+        return Response(PatientMedicationSerializer(entry).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["post"])
+    def stop(self, request, patient_id=None, pk=None):
+        patient = self._patient()
+        entry_id = int(pk)
+        if entry_id > ID_MAX or not PatientMedication.objects.filter(pk=entry_id, patient=patient).exists():
+            raise Http404(NO_ENTRY)
+        with safety_errors():
+            entry = patient_medication_stop(patient_medication_id=entry_id, actor=request.user)
+        return Response(PatientMedicationSerializer(entry).data)

@@ -48,6 +48,13 @@ GLUCOSE_NEEDS_VALUE = "Enter the blood glucose in mg/dL (20–800)."
 GATE_OPEN = "Before the procedure can start: {items}."
 NOTHING_TO_OVERRIDE = "Nothing is open: no override is needed."
 NO_SUCH_ITEM = "This appointment has no “{kind}” item."
+DERIVED_NOT_BY_HAND = "“{item}” is ticked from the hold plan and reviews, not by hand."
+NOT_A_CLEARANCE_ANSWER = "“{status}” is not a clearance answer (cleared, refused or pending)."
+NO_CLEARANCE_NEEDED = "This medication does not need the prescriber's clearance."
+UNKNOWN_SCOPE = "“{scope}” is not something a physician can override (checklist or eligibility)."
+
+# Appointments whose safety plan can still change: before the procedure starts.
+OPEN_STATUSES = (AppointmentStatus.SCHEDULED, AppointmentStatus.CONFIRMED, AppointmentStatus.CHECKED_IN)
 CLOSED_APPOINTMENT = "This appointment is {status}; its safety plan can no longer change."
 
 # Items the app ticks itself from the plan's state; staff do not tick them by hand.
@@ -132,11 +139,7 @@ def hold_plan_refresh(*, appointment_id: int, now: datetime | None = None) -> Ho
         .select_related("patient", "procedure_type")
         .get(pk=appointment_id)
     )
-    if appointment.status not in (
-        AppointmentStatus.SCHEDULED,
-        AppointmentStatus.CONFIRMED,
-        AppointmentStatus.CHECKED_IN,
-    ):
+    if appointment.status not in OPEN_STATUSES:
         return getattr(appointment, "hold_plan", None)
     patient = appointment.patient
     base, risk, reasons = effective_risk(
@@ -145,12 +148,11 @@ def hold_plan_refresh(*, appointment_id: int, now: datetime | None = None) -> Ho
         on=timezone.localdate(appointment.start),
         prior_surgery_at_site=appointment.prior_surgery_at_site,
     )
-    plan, created = HoldPlan.objects.get_or_create(
+    plan, _ = HoldPlan.objects.get_or_create(
         appointment=appointment, defaults={"base_risk_class": base, "risk_class": risk, "computed_at": now}
     )
     existing = {line.patient_medication_id: line for line in plan.lines.select_for_update()}
-    changed = created and bool(existing)
-    changed |= plan.risk_class != risk
+    changed = plan.risk_class != risk
     plan.base_risk_class, plan.risk_class = base, risk
     plan.risk_raised_because = ", ".join(reasons)
     plan.computed_at = now
@@ -197,11 +199,7 @@ def hold_plans_refresh_for_patient(*, patient_id: int, now: datetime | None = No
     ids = list(
         Appointment.objects.filter(
             patient_id=patient_id,
-            status__in=[
-                AppointmentStatus.SCHEDULED,
-                AppointmentStatus.CONFIRMED,
-                AppointmentStatus.CHECKED_IN,
-            ],
+            status__in=OPEN_STATUSES,
         ).values_list("pk", flat=True)
     )
     for appointment_id in ids:
@@ -219,10 +217,7 @@ def _open_plan(appointment_id: int) -> HoldPlan:
     plan = (
         HoldPlan.objects.select_for_update().select_related("appointment").get(appointment_id=appointment_id)
     )
-    if not plan.appointment.is_active or plan.appointment.status in (
-        AppointmentStatus.IN_PROCEDURE,
-        AppointmentStatus.IN_RECOVERY,
-    ):
+    if plan.appointment.status not in OPEN_STATUSES:
         raise SafetyError(CLOSED_APPOINTMENT.format(status=plan.appointment.get_status_display().lower()))
     return plan
 
@@ -278,10 +273,12 @@ def clearance_record(
 ) -> HoldPlanLine:
     """The prescriber's answer to a shared decision, as relayed by staff."""
     if status not in (ClearanceStatus.CLEARED, ClearanceStatus.REFUSED, ClearanceStatus.PENDING):
-        raise SafetyError(f"“{status}” is not a clearance answer.")
+        raise SafetyError(NOT_A_CLEARANCE_ANSWER.format(status=status))
+    plan_line = HoldPlanLine.objects.select_related("plan").get(pk=line_id)
+    _open_plan(plan_line.plan.appointment_id)
     line = HoldPlanLine.objects.select_for_update().select_related("plan__appointment").get(pk=line_id)
     if not line.needs_prescriber_clearance:
-        raise SafetyError("This medication does not need the prescriber's clearance.")
+        raise SafetyError(NO_CLEARANCE_NEEDED)
     line.clearance_status = status
     line.clearance_note = note.strip()
     line.save(update_fields=["clearance_status", "clearance_note"])
@@ -414,7 +411,6 @@ def checklist_refresh(*, appointment: Appointment, now: datetime | None = None) 
     return list(appointment.checklist.all())
 
 
-@transaction.atomic
 def checklist_mark(
     *,
     appointment_id: int,
@@ -425,15 +421,22 @@ def checklist_mark(
     note: str = "",
     now: datetime | None = None,
 ) -> ChecklistItem:
-    """Tick (or untick) a checklist item. INR and glucose take a value; an INR above the clinic's limit
-    is recorded but keeps the item open."""
+    """Tick (or untick) a checklist item. INR and glucose take a value. An INR above the clinic's limit (or,
+    without a limit, entered by someone who may not accept it) is recorded with the item kept open, and then
+    refused: the measurement is clinical data and must not be lost with the refusal."""
     now = now or timezone.now()
+    with transaction.atomic():
+        item, refusal = _checklist_mark(
+            appointment_id=appointment_id, kind=kind, actor=actor, done=done, value=value, note=note, now=now
+        )
+    if refusal:
+        raise SafetyError(refusal)
+    return item
+
+
+def _checklist_mark(*, appointment_id, kind, actor, done, value, note, now) -> tuple[ChecklistItem, str]:
     appointment = Appointment.objects.select_for_update().get(pk=appointment_id)
-    if appointment.status not in (
-        AppointmentStatus.SCHEDULED,
-        AppointmentStatus.CONFIRMED,
-        AppointmentStatus.CHECKED_IN,
-    ):
+    if appointment.status not in OPEN_STATUSES:
         raise SafetyError(CLOSED_APPOINTMENT.format(status=appointment.get_status_display().lower()))
     try:
         item = appointment.checklist.select_for_update().get(kind=kind)
@@ -441,33 +444,33 @@ def checklist_mark(
         label = ChecklistKind(kind).label if kind in ChecklistKind.values else kind
         raise SafetyError(NO_SUCH_ITEM.format(kind=label)) from exc
     if kind in DERIVED:
-        raise SafetyError(
-            f"“{item.get_kind_display()}” is ticked from the hold plan and reviews, not by hand."
-        )
+        raise SafetyError(DERIVED_NOT_BY_HAND.format(item=item.get_kind_display()))
     item.note = note.strip()
     if not done:
         item.state, item.done_at, item.done_by = ItemState.OPEN, None, None
         item.save()
-        return item
+        return item, ""
     if kind == ChecklistKind.INR:
         if value is None:
             raise SafetyError(INR_NEEDS_VALUE)
         item.value = value
         limit = safety_settings().inr_limit
+        refusal = ""
         if limit is None and not (actor and actor.has_perm(CONFIRM_PERMISSION)):
-            item.save()
-            raise SafetyError(INR_NO_LIMIT)
-        if limit is not None and value > limit:
+            refusal = INR_NO_LIMIT
+        elif limit is not None and value > limit:
+            refusal = INR_ABOVE_LIMIT.format(value=value, limit=limit)
+        if refusal:
             item.state, item.done_at, item.done_by = ItemState.OPEN, None, None
             item.save()
-            raise SafetyError(INR_ABOVE_LIMIT.format(value=value, limit=limit))
+            return item, refusal
     if kind == ChecklistKind.GLUCOSE:
         if value is None or not Decimal(20) <= value <= Decimal(800):
             raise SafetyError(GLUCOSE_NEEDS_VALUE)
         item.value = value
     item.state, item.done_at, item.done_by = ItemState.DONE, now, actor
     item.save()
-    return item
+    return item, ""
 
 
 def checklist_open_items(*, appointment: Appointment) -> list[ChecklistItem]:
@@ -490,6 +493,8 @@ def safety_override(
     """A physician goes ahead despite what is open, with a reason: for the checklist gate, every open item;
     for eligibility, every current warning. Each is recorded (who, when, what they were shown, why)."""
     _require(actor, OVERRIDE_PERMISSION, "override a safety check")
+    if scope not in SafetyOverride.Scope.values:
+        raise SafetyError(UNKNOWN_SCOPE.format(scope=scope))
     if not reason.strip():
         raise SafetyError(REASON_NEEDED.format(action="go ahead"))
     now = now or timezone.now()
