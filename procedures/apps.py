@@ -41,6 +41,10 @@ class ProceduresConfig(AppConfig):
             models.WorkingHours,
             models.ScheduleException,
             models.WaitlistEntry,
+            models.ProcedureRecord,
+            models.VitalsEntry,
+            models.Discharge,
+            models.BlockDiaryEntry,
             models.WaitlistOffer,
         ):
             auditlog.register(model)

@@ -51,6 +51,17 @@ _CARE_TEAM = [
     "view_scheduleexception",
 ]
 
+# Day of the procedure: observations, discharge and the post-block diary (the record is the physician's).
+_DAY_OF_NURSING = [
+    "view_procedurerecord",
+    "view_vitalsentry",
+    "add_vitalsentry",
+    "view_discharge",
+    "add_discharge",
+    "view_blockdiaryentry",
+    "add_blockdiaryentry",
+]
+
 # codenames in the "procedures" app, or "app_label.codename" for other apps
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.FRONT_DESK: [
@@ -66,6 +77,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.NURSE: [
         *_CATALOGUE_READ,
         *_CARE_TEAM,
+        *_DAY_OF_NURSING,
         "view_patient",
         "change_patient",
         "view_appointment",
@@ -74,6 +86,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.PHYSICIAN: [
         *_CATALOGUE_READ,
         *_CARE_TEAM,
+        *_DAY_OF_NURSING,
+        "add_procedurerecord",
+        "change_procedurerecord",
         "confirm_hold_plan",
         "override_safety",
         "view_patient",
@@ -86,6 +101,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.CLINIC_ADMIN: [
         *_CATALOGUE_READ,
         *_CARE_TEAM,
+        "view_procedurerecord",
+        "view_vitalsentry",
+        "view_discharge",
+        "view_blockdiaryentry",
         *_CATALOGUE_WRITE,
         "view_patient",
         "add_patient",

@@ -61,6 +61,12 @@ class ProcedureType(models.Model):
     bleeding_risk = models.CharField("ASRA bleeding-risk class", max_length=12, choices=BleedingRisk)
     uses_steroid = models.BooleanField(default=False)
     sedation_allowed = models.BooleanField(default=False)
+    diary_timepoints_minutes = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Minutes after a diagnostic block at which pain is charted, e.g. [30, 60, 120, 240, 360]. "
+        "Empty: no post-block diary.",
+    )
     active = models.BooleanField(default=True)
     source_note = models.CharField(
         max_length=200, blank=True, help_text="Where the classification comes from, or “clinic setting”."

@@ -101,6 +101,10 @@ class SafetySettings(models.Model):
     no_driving_hours = models.PositiveSmallIntegerField(
         default=24, help_text="After sedation. Institutional sheets use 12–24 hours."
     )
+    vitals_every_minutes = models.PositiveSmallIntegerField(
+        default=15,
+        help_text="How often recovery observations are due (no published interval: clinic setting).",
+    )
     steroid_yearly_limit_mpe_mg = models.PositiveSmallIntegerField(
         "yearly steroid limit (methylprednisolone-equivalent mg)",
         default=200,

@@ -281,6 +281,9 @@ CATALOGUE: list[dict] = [
     ),
 ]
 
+# clinical-reference.md §7: a post-block diary every 30 minutes up to 6 hours (clinic-configurable per type).
+DIAGNOSTIC_DIARY_MINUTES = [30, 60, 90, 120, 150, 180, 210, 240, 270, 300, 330, 360]
+
 # clinical-reference.md §5: 15 minutes without sedation, 30 with (institutional; clinic-configurable).
 MONITORING_MINUTES_DEFAULT = 15
 MONITORING_MINUTES_SEDATED_DEFAULT = 30

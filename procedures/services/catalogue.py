@@ -3,6 +3,7 @@ from django.db import transaction
 from procedures.models import ProcedureType
 from procedures.rules.catalogue import (
     CATALOGUE,
+    DIAGNOSTIC_DIARY_MINUTES,
     MONITORING_MINUTES_DEFAULT,
     MONITORING_MINUTES_SEDATED_DEFAULT,
 )
@@ -17,6 +18,7 @@ def catalogue_seed() -> int:
         defaults = {
             "monitoring_minutes": MONITORING_MINUTES_DEFAULT,
             "monitoring_minutes_sedated": MONITORING_MINUTES_SEDATED_DEFAULT,
+            "diary_timepoints_minutes": DIAGNOSTIC_DIARY_MINUTES if row["purpose"] == "diagnostic" else [],
             **{k: v for k, v in row.items() if k != "name"},
         }
         _, created = ProcedureType.objects.get_or_create(name=row["name"], defaults=defaults)
