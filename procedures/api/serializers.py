@@ -31,6 +31,7 @@ from procedures.models import (
     SafetyOverride,
     Side,
 )
+from procedures.models.patients import PATIENT_EDITABLE_FIELDS
 from procedures.selectors.eligibility import eligibility_warnings
 from procedures.selectors.safety import fasting_for
 
@@ -38,32 +39,7 @@ from procedures.selectors.safety import fasting_for
 class PatientSerializer(serializers.ModelSerializer):
     class Meta:
         model = Patient
-        fields = [
-            "id",
-            "mrn",
-            "first_name",
-            "last_name",
-            "date_of_birth",
-            "email",
-            "phone",
-            "preferred_channel",
-            "consent_email",
-            "consent_email_at",
-            "consent_sms",
-            "consent_sms_at",
-            "language",
-            "time_zone",
-            "diabetes",
-            "bleeding_disorder",
-            "severe_liver_disease",
-            "severe_kidney_disease",
-            "allergy_contrast",
-            "allergy_local_anaesthetic",
-            "allergy_corticosteroid",
-            "allergy_latex",
-            "allergy_notes",
-            "possible_pregnancy",
-        ]
+        fields = ["id", *PATIENT_EDITABLE_FIELDS, "consent_email_at", "consent_sms_at"]
         read_only_fields = ["id", "consent_email_at", "consent_sms_at"]
 
     def validate_date_of_birth(self, value):

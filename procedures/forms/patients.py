@@ -4,33 +4,7 @@ from django import forms
 from django.utils import timezone
 
 from procedures.models import Patient
-
-PATIENT_FIELDS = [
-    "mrn",
-    "first_name",
-    "last_name",
-    "date_of_birth",
-    "phone",
-    "email",
-    "preferred_channel",
-    "consent_sms",
-    "consent_email",
-    "language",
-    "time_zone",
-    "diabetes",
-    "bleeding_disorder",
-    "severe_liver_disease",
-    "severe_kidney_disease",
-    "allergy_contrast",
-    "allergy_local_anaesthetic",
-    "allergy_corticosteroid",
-    "allergy_latex",
-    "allergy_notes",
-    "possible_pregnancy",
-    "pain_started_on",
-    "conservative_care_started_on",
-]
-
+from procedures.models.patients import PATIENT_EDITABLE_FIELDS
 
 US_TIME_ZONES = [
     ("America/New_York", "Eastern (New York)"),
@@ -47,7 +21,7 @@ US_TIME_ZONES = [
 class PatientForm(forms.ModelForm):
     class Meta:
         model = Patient
-        fields = PATIENT_FIELDS
+        fields = PATIENT_EDITABLE_FIELDS
         widgets = {
             "date_of_birth": forms.DateInput(attrs={"type": "date"}),
             "pain_started_on": forms.DateInput(attrs={"type": "date"}),

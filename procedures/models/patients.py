@@ -27,6 +27,34 @@ phone_validator = RegexValidator(
 )
 
 
+# What staff may enter and change, on the page and through the API alike.
+PATIENT_EDITABLE_FIELDS = [
+    "mrn",
+    "first_name",
+    "last_name",
+    "date_of_birth",
+    "phone",
+    "email",
+    "preferred_channel",
+    "consent_sms",
+    "consent_email",
+    "language",
+    "time_zone",
+    "diabetes",
+    "bleeding_disorder",
+    "severe_liver_disease",
+    "severe_kidney_disease",
+    "allergy_contrast",
+    "allergy_local_anaesthetic",
+    "allergy_corticosteroid",
+    "allergy_latex",
+    "allergy_notes",
+    "possible_pregnancy",
+    "pain_started_on",
+    "conservative_care_started_on",
+]
+
+
 class ContactChannel(models.TextChoices):
     SMS = "sms", "Text message"
     EMAIL = "email", "Email"
