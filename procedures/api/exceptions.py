@@ -2,8 +2,9 @@
 
 BookingConflict and TransitionError become 409 {"detail": message}; BookingInvalid becomes 400
 {field: [message]}, naming the field the message is about; Http404 stays DRF's 404 {"detail": message}.
-MedicationError and SafetyError carry only a message: `safety_errors` maps each of the services' message
-constants to a status on purpose (see MEDICATION_ERRORS and SAFETY_ERRORS below)."""
+MedicationError, SafetyError and DayOfError carry only a message: `safety_errors` and `dayof_errors` map
+each of the services' message constants to a status on purpose (see MEDICATION_ERRORS, SAFETY_ERRORS and
+DAYOF_ERRORS below)."""
 
 import re
 from collections.abc import Iterator
@@ -13,8 +14,9 @@ from functools import cache
 from rest_framework import status
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 
-from procedures.models import HoldPlan
+from procedures.models import Appointment, HoldPlan, ProcedureRecord
 from procedures.services import booking
+from procedures.services import dayof as dayof_services
 from procedures.services import medications as medication_services
 from procedures.services import safety as safety_services
 from procedures.services.appointments import TransitionError
@@ -75,6 +77,20 @@ SAFETY_ERRORS: list[tuple[str, int, str]] = [
 
 NO_PLAN = "This appointment has no hold plan yet."
 
+# The day of the procedure. A refusal about the appointment's state (not checked in yet, already in
+# recovery, every bay full, nothing charted yet) is 409: the same request may succeed later. Everything
+# else is bad input, a 400 {"detail": message}: a time in the future or before another one, a pain score
+# out of range, a date of birth that does not match, a discharge criterion not met, an early discharge
+# without a reason.
+DAYOF_ERRORS: list[tuple[str, int, str]] = [
+    (dayof_services.NOT_STATUS, _CONFLICT, ""),
+    (dayof_services.NO_FREE_BAY, _CONFLICT, ""),
+    (dayof_services.NO_VITALS, _CONFLICT, ""),
+    (dayof_services.NOT_DIAGNOSTIC, _CONFLICT, ""),
+    (dayof_services.DIARY_BEFORE_END, _CONFLICT, ""),
+]
+NO_RECORD = "This appointment has no procedure record: the procedure was never started here."
+
 
 def _raise_mapped(message: str, table: list[tuple[str, int, str]]) -> None:
     code, field = next(
@@ -102,3 +118,19 @@ def safety_errors() -> Iterator[None]:
         _raise_mapped(str(exc), SAFETY_ERRORS)
     except HoldPlan.DoesNotExist as exc:
         raise Conflict(NO_PLAN) from exc
+
+
+@contextmanager
+def dayof_errors() -> Iterator[None]:
+    """Translate DayOfError (and the checklist gate's TransitionError) into API errors. The day-of services
+    run in a transaction, so a refusal has changed nothing."""
+    try:
+        yield
+    except dayof_services.DayOfError as exc:
+        _raise_mapped(str(exc), DAYOF_ERRORS)
+    except TransitionError as exc:
+        raise Conflict(str(exc)) from exc
+    except ProcedureRecord.DoesNotExist as exc:
+        raise Conflict(NO_RECORD) from exc
+    except Appointment.DoesNotExist as exc:
+        raise NotFound("No appointment with that id.") from exc

@@ -1,5 +1,6 @@
 import re
 from datetime import UTC, date
+from decimal import Decimal
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.utils import timezone
@@ -10,30 +11,42 @@ from rest_framework import serializers
 from procedures.models import (
     Appointment,
     BleedingRisk,
+    BlockDiaryEntry,
     ChecklistItem,
     ChecklistKind,
     ClearanceStatus,
+    DiarySource,
+    Discharge,
     DoseIntent,
     DrugClass,
     Evidence,
     HoldKind,
     HoldPlan,
     HoldPlanLine,
+    ImagingUsed,
     Indication,
     ItemState,
+    LegStrength,
     Medication,
+    Numbness,
     Patient,
     PatientMedication,
     PhysicianProfile,
     PlanStatus,
+    ProcedureRecord,
     ProcedureRoom,
     ProcedureType,
+    RecoveryBay,
     SafetyOverride,
     Side,
+    SteroidDose,
+    SteroidProduct,
+    VitalsEntry,
 )
 from procedures.models.patients import PATIENT_EDITABLE_FIELDS
 from procedures.selectors.eligibility import eligibility_warnings
 from procedures.selectors.safety import fasting_for
+from procedures.services.dayof import earliest_discharge
 
 
 class PatientSerializer(serializers.ModelSerializer):
@@ -752,3 +765,338 @@ class SafetyOverrideSerializer(serializers.Serializer):
         help_text="checklist: every open item; eligibility: every current warning.",
     )
     reason = serializers.CharField(max_length=400, allow_blank=True, default="", help_text="Required.")
+
+
+# --- The day of the procedure ------------------------------------------------------------------------
+
+AT_HELP = f"When it happened, with an offset or Z (e.g. {DATETIME_EXAMPLE}); default now. Not in the future."
+
+
+def _at(**kwargs) -> AwareDateTimeField:
+    return AwareDateTimeField(required=False, allow_null=True, default=None, help_text=AT_HELP, **kwargs)
+
+
+def _pain(**kwargs) -> serializers.IntegerField:
+    # The range (0–10) is the service's rule: its refusal is a 400 {"detail": message}.
+    return serializers.IntegerField(help_text="0–10.", **kwargs)
+
+
+class CheckInSerializer(serializers.Serializer):
+    """Identity two ways: the patient says their full name (and staff tick that it matches), and gives a
+    date of birth that must match the record."""
+
+    name_confirmed = serializers.BooleanField(
+        default=False, help_text="The patient said their full name and it matches. Required to be true."
+    )
+    date_of_birth = StrictDateField(help_text="As the patient gives it, YYYY-MM-DD.")
+    at = _at()
+
+
+class ProcedureStartSerializer(serializers.Serializer):
+    at = _at()
+    baseline_pain = _pain(required=False, allow_null=True, default=None)
+
+
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "minLength": 1}],
+        "description": "The steroid's id, or its name (any case), e.g. “dexamethasone”.",
+        "example": "dexamethasone",
+    }
+)
+class SteroidField(serializers.Field):
+    """A steroid product by id or by name (case-insensitive); the reply shows the name."""
+
+    def to_internal_value(self, data) -> SteroidProduct:
+        name = self.field_name
+        if isinstance(data, bool) or not isinstance(data, int | str) or not str(data).strip():
+            raise serializers.ValidationError(f"{name} must be a steroid's id or name; got {data!r}.")
+        text = " ".join(str(data).split())
+        if isinstance(data, int) or re.fullmatch(r"[0-9]+", text):
+            pk = int(text)
+            found = SteroidProduct.objects.filter(pk=pk).first() if 1 <= pk <= ID_MAX else None
+            if found is None:
+                raise serializers.ValidationError(f"There is no steroid with id {pk}.")
+            return found
+        found = SteroidProduct.objects.filter(name__iexact=text).first()
+        if found is None:
+            known = ", ".join(SteroidProduct.objects.values_list("name", flat=True))
+            raise serializers.ValidationError(f"There is no steroid named “{text}” (known: {known}).")
+        return found
+
+    def to_representation(self, value: SteroidProduct) -> str:
+        return value.name
+
+
+class SteroidGivenSerializer(serializers.Serializer):
+    steroid = SteroidField()
+    dose_mg = serializers.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        help_text="mg given. Above the product's per-session ceiling it is "
+        "charted and flagged in `record_warnings`.",
+    )
+
+
+class ProcedureFinishSerializer(serializers.Serializer):
+    """What the physician did. Fields left out keep what was charted at the start (`baseline_pain`) or
+    stay empty."""
+
+    ended_at = _at()
+    levels = serializers.CharField(max_length=60, allow_blank=True, required=False, help_text="e.g. L4-L5")
+    side = serializers.ChoiceField(choices=Side.choices, allow_blank=True, required=False)
+    approach = serializers.CharField(
+        max_length=60, allow_blank=True, required=False, help_text="e.g. transforaminal, interlaminar, caudal"
+    )
+    imaging_used = serializers.ChoiceField(choices=ImagingUsed.choices, allow_blank=True, required=False)
+    contrast_ml = serializers.DecimalField(
+        max_digits=5, decimal_places=1, min_value=Decimal("0"), allow_null=True, required=False
+    )
+    local_anaesthetic = serializers.CharField(
+        max_length=80, allow_blank=True, required=False, help_text="e.g. lidocaine 1% 3 mL"
+    )
+    sedation_given = serializers.BooleanField(required=False)
+    sedation_agent = serializers.CharField(max_length=80, allow_blank=True, required=False)
+    complications = serializers.CharField(
+        max_length=4000, allow_blank=True, required=False, help_text="Empty when there were none."
+    )
+    notes = serializers.CharField(max_length=4000, allow_blank=True, required=False)
+    baseline_pain = _pain(required=False, allow_null=True)
+    steroids = SteroidGivenSerializer(many=True, required=False, default=list)
+
+    DETAIL_FIELDS = (
+        "levels",
+        "side",
+        "approach",
+        "imaging_used",
+        "contrast_ml",
+        "local_anaesthetic",
+        "sedation_given",
+        "sedation_agent",
+        "complications",
+        "notes",
+        "baseline_pain",
+    )
+
+    def service_arguments(self) -> dict:
+        """procedure_finish's keyword arguments: `details` holds only the fields the caller gave."""
+        data = self.validated_data
+        return {
+            "ended_at": data["ended_at"],
+            "details": {name: data[name] for name in self.DETAIL_FIELDS if name in data},
+            "steroids": [(given["steroid"], given["dose_mg"]) for given in data["steroids"]],
+        }
+
+
+class VitalsInputSerializer(serializers.Serializer):
+    """One round of observations. Plausibility limits and the 0–10 pain scale are the service's rules."""
+
+    taken_at = _at()
+    systolic = serializers.IntegerField(help_text="mmHg.")
+    diastolic = serializers.IntegerField(help_text="mmHg, below the systolic.")
+    heart_rate = serializers.IntegerField(help_text="Beats a minute.")
+    spo2 = serializers.IntegerField(help_text="SpO₂ %.")
+    pain = _pain()
+    leg_strength = serializers.ChoiceField(choices=LegStrength.choices, default=LegStrength.NORMAL)
+    numbness = serializers.ChoiceField(choices=Numbness.choices, default=Numbness.NONE)
+    note = serializers.CharField(max_length=300, allow_blank=True, default="")
+
+
+class DischargeInputSerializer(serializers.Serializer):
+    """Every criterion must be met; before the minimum observation time, `early_reason` is required."""
+
+    at = _at()
+    vitals_stable = serializers.BooleanField()
+    walks_safely = serializers.BooleanField()
+    pain_controlled = serializers.BooleanField()
+    escort_present = serializers.BooleanField(
+        allow_null=True, default=None, help_text="Asked only after sedation (planned or given)."
+    )
+    early_reason = serializers.CharField(
+        max_length=300,
+        allow_blank=True,
+        default="",
+        help_text="Why the patient leaves before the minimum observation time.",
+    )
+
+
+class DiaryInputSerializer(serializers.Serializer):
+    """Pain and relief at one of the procedure type's diary times after a diagnostic block."""
+
+    minutes_after = serializers.IntegerField(help_text="One of the procedure type's diary times.")
+    pain = _pain()
+    relief_percent = serializers.IntegerField(help_text="0–100.")
+    source = serializers.ChoiceField(
+        choices=DiarySource.choices,
+        default=DiarySource.NURSE,
+        help_text="`patient` when the patient reported it (e.g. on the phone).",
+    )
+    at = _at()
+
+
+class AppointmentFinishedSerializer(AppointmentDetailSerializer):
+    """The appointment detail after finishing, with what the physician should know about the charting."""
+
+    record_warnings = serializers.SerializerMethodField(
+        help_text="E.g. a steroid dose above its per-session ceiling (charted nonetheless)."
+    )
+
+    class Meta(AppointmentDetailSerializer.Meta):
+        fields = [*AppointmentDetailSerializer.Meta.fields, "record_warnings"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_record_warnings(self, appointment: Appointment) -> list[str]:
+        return list(self.context.get("record_warnings", []))
+
+
+class VitalsEntrySerializer(serializers.ModelSerializer):
+    taken_at = ClinicDateTimeField(read_only=True)
+    recorded_by = UserNameField()
+    recorded_at = ClinicDateTimeField(read_only=True)
+
+    class Meta:
+        model = VitalsEntry
+        fields = [
+            "id",
+            "taken_at",
+            "systolic",
+            "diastolic",
+            "heart_rate",
+            "spo2",
+            "pain",
+            "leg_strength",
+            "numbness",
+            "note",
+            "recorded_by",
+            "recorded_at",
+        ]
+        read_only_fields = fields
+
+
+class SteroidDoseSerializer(serializers.ModelSerializer):
+    steroid = serializers.CharField(source="steroid.name", read_only=True)
+    steroid_id = serializers.IntegerField(read_only=True)
+    given_at = ClinicDateTimeField(read_only=True)
+    recorded_by = UserNameField()
+
+    class Meta:
+        model = SteroidDose
+        fields = ["steroid", "steroid_id", "dose_mg", "given_at", "recorded_by"]
+        read_only_fields = fields
+
+
+class DischargeSerializer(serializers.ModelSerializer):
+    discharged_at = ClinicDateTimeField(read_only=True)
+    by = UserNameField()
+
+    class Meta:
+        model = Discharge
+        fields = [
+            "discharged_at",
+            "vitals_stable",
+            "walks_safely",
+            "pain_controlled",
+            "escort_present",
+            "early_reason",
+            "by",
+        ]
+        read_only_fields = fields
+
+
+class DiaryEntrySerializer(serializers.ModelSerializer):
+    recorded_at = ClinicDateTimeField(read_only=True)
+    recorded_by = UserNameField()
+
+    class Meta:
+        model = BlockDiaryEntry
+        fields = ["minutes_after", "pain", "relief_percent", "recorded_at", "source", "recorded_by"]
+        read_only_fields = fields
+
+
+class ProcedureRecordSerializer(serializers.ModelSerializer):
+    """What was done, the steroid given, the recovery observations, the discharge and the post-block
+    diary. Expects the appointment's steroid doses, vitals, discharge and diary prefetched."""
+
+    appointment = serializers.IntegerField(source="appointment_id", read_only=True)
+    started_at = ClinicDateTimeField(read_only=True)
+    ended_at = ClinicDateTimeField(read_only=True, allow_null=True, help_text="Null while in the room.")
+    earliest_discharge = serializers.SerializerMethodField(
+        help_text="The end of the minimum observation time; null until the procedure has ended."
+    )
+    recorded_by = UserNameField()
+    steroid_doses = SteroidDoseSerializer(source="appointment.steroid_doses", many=True, read_only=True)
+    vitals = VitalsEntrySerializer(source="appointment.vitals", many=True, read_only=True)
+    discharge = serializers.SerializerMethodField()
+    diary = DiaryEntrySerializer(source="appointment.diary", many=True, read_only=True)
+
+    class Meta:
+        model = ProcedureRecord
+        fields = [
+            "appointment",
+            "started_at",
+            "ended_at",
+            "earliest_discharge",
+            "baseline_pain",
+            "levels",
+            "side",
+            "approach",
+            "imaging_used",
+            "contrast_ml",
+            "local_anaesthetic",
+            "sedation_given",
+            "sedation_agent",
+            "complications",
+            "notes",
+            "recorded_by",
+            "steroid_doses",
+            "vitals",
+            "discharge",
+            "diary",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(ClinicDateTimeField(allow_null=True))
+    def get_earliest_discharge(self, record: ProcedureRecord) -> str | None:
+        if record.ended_at is None:
+            return None
+        moment = earliest_discharge(appointment=record.appointment, record=record)
+        return ClinicDateTimeField().to_representation(moment)
+
+    @extend_schema_field(DischargeSerializer(allow_null=True))
+    def get_discharge(self, record: ProcedureRecord) -> dict | None:
+        discharge = getattr(record.appointment, "discharge", None)
+        return DischargeSerializer(discharge).data if discharge is not None else None
+
+
+class RecoveryBoardRowSerializer(serializers.Serializer):
+    """One patient in a recovery bay (a row of procedures.selectors.dayof.recovery_board)."""
+
+    appointment = serializers.IntegerField(source="appointment.pk", help_text="Appointment id.")
+    patient = serializers.CharField(source="appointment.patient.full_name", help_text="The patient's name.")
+    bay = serializers.CharField(source="bay.name", allow_null=True, help_text="The recovery bay's name.")
+    bay_id = serializers.IntegerField(source="bay.pk", allow_null=True)
+    procedure = serializers.CharField(source="appointment.procedure_type.name")
+    ended_at = ClinicDateTimeField(source="record.ended_at", help_text="When the procedure ended.")
+    earliest_discharge = ClinicDateTimeField(help_text="The end of the minimum observation time.")
+    seconds_left = serializers.IntegerField(help_text="Until earliest_discharge; 0 once it has passed.")
+    last_vitals = VitalsEntrySerializer(allow_null=True, help_text="Null until observations are charted.")
+    vitals_due_at = ClinicDateTimeField(help_text="The next round of observations is due then.")
+    vitals_overdue = serializers.BooleanField()
+    discharge_overdue = serializers.BooleanField(
+        help_text="Past the earliest discharge by one observation interval: discharge or note why not."
+    )
+    alerts = serializers.ListField(child=serializers.CharField(), help_text="What needs attention now.")
+
+
+class RecoveryBaySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RecoveryBay
+        fields = ["id", "name"]
+        read_only_fields = fields
+
+
+class RecoveryBoardSerializer(serializers.Serializer):
+    now = ClinicDateTimeField(help_text="The server's time the countdowns were computed at.")
+    results = RecoveryBoardRowSerializer(many=True, source="rows")
+    free_bays = RecoveryBaySerializer(many=True, help_text="Active bays nobody is in.")

@@ -20,5 +20,6 @@ router.register("appointments", views.AppointmentViewSet, basename="api-appointm
 
 urlpatterns = [
     path("slots/", views.SlotListView.as_view(), name="api-slot-list"),
+    path("recovery-board/", views.RecoveryBoardView.as_view(), name="api-recovery-board"),
     *router.urls,
 ]

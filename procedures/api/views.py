@@ -1,6 +1,7 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import F, Prefetch, prefetch_related_objects
 from django.http import Http404, HttpResponse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -13,17 +14,21 @@ from rest_framework.views import APIView
 
 from procedures.access import appointment_get_for_user, patient_get_for_user
 from procedures.api.base import AuditActorMixin
-from procedures.api.exceptions import safety_errors, service_errors
+from procedures.api.exceptions import dayof_errors, safety_errors, service_errors
 from procedures.api.serializers import (
     ID_MAX,
     AppointmentCancelSerializer,
     AppointmentCreateSerializer,
     AppointmentDetailSerializer,
     AppointmentFilterSerializer,
+    AppointmentFinishedSerializer,
     AppointmentRescheduleSerializer,
     AppointmentSerializer,
+    CheckInSerializer,
     ChecklistMarkSerializer,
     ClearanceSerializer,
+    DiaryInputSerializer,
+    DischargeInputSerializer,
     ErrorDetailSerializer,
     HoldOverrideSerializer,
     PatientMedicationCreateSerializer,
@@ -31,14 +36,20 @@ from procedures.api.serializers import (
     PatientMedicationSerializer,
     PatientSerializer,
     PhysicianSerializer,
+    ProcedureFinishSerializer,
+    ProcedureRecordSerializer,
+    ProcedureStartSerializer,
     ProcedureTypeSerializer,
+    RecoveryBoardSerializer,
     RoomSerializer,
     SafetyOverrideSerializer,
     SlotQuerySerializer,
     SlotSearchResultSerializer,
+    VitalsInputSerializer,
 )
 from procedures.models import (
     Appointment,
+    BlockDiaryEntry,
     ChecklistItem,
     ChecklistKind,
     HoldPlan,
@@ -46,9 +57,13 @@ from procedures.models import (
     Patient,
     PatientMedication,
     PhysicianProfile,
+    ProcedureRecord,
     ProcedureRoom,
     ProcedureType,
+    SteroidDose,
+    VitalsEntry,
 )
+from procedures.selectors.dayof import free_bays, recovery_board
 from procedures.selectors.patients import patient_search
 from procedures.selectors.schedule import day_bounds
 from procedures.selectors.slots import slot_search
@@ -59,6 +74,14 @@ from procedures.services.booking import (
     appointment_reschedule,
 )
 from procedures.services.calendar import appointment_calendar
+from procedures.services.dayof import (
+    appointment_check_in,
+    diary_record,
+    patient_discharge,
+    procedure_finish,
+    procedure_start,
+    vitals_record,
+)
 from procedures.services.medications import patient_medication_add, patient_medication_stop
 from procedures.services.patients import patient_create, patient_update
 from procedures.services.safety import (
@@ -164,6 +187,28 @@ CHECKLIST_KIND = OpenApiParameter(
     enum=ChecklistKind.values,
     description="The checklist item (`kind` in `checklist`).",
 )
+# --- The day of the procedure: shared pieces ---
+
+DAYOF_INVALID = OpenApiResponse(
+    OpenApiTypes.OBJECT,
+    description=(
+        "Refused, nothing changed. A malformed field (a time without an offset, an unknown steroid) maps to "
+        'a list of messages; a day-of rule answers {"detail": message} (a time in the future or before '
+        "another one, a pain score out of range, a date of birth that does not match, an unmet discharge "
+        "criterion, an early discharge without a reason)."
+    ),
+)
+DAYOF_CONFLICT = OpenApiResponse(
+    ErrorDetailSerializer,
+    description=(
+        "The appointment is not at this step (e.g. finishing before the start), the checklist gate is open "
+        "(naming the items), every recovery bay is occupied, or nothing is charted yet; `detail` says why."
+    ),
+)
+NO_RECORD_YET = "This appointment has no procedure record yet: the procedure has not started."
+NO_RECORD_RESPONSE = OpenApiResponse(
+    ErrorDetailSerializer, description="No appointment with that id, or its procedure has not started."
+)
 DETAIL_RELATED = ("patient", "procedure_type", "physician", "room", "recovery_bay")
 
 
@@ -249,6 +294,9 @@ class AppointmentViewSet(
     _action_permissions = {
         "cancel": ["procedures.change_appointment"],
         "reschedule": ["procedures.change_appointment"],
+        # The day's first two steps change the appointment itself (its status).
+        "check_in": ["procedures.change_appointment"],
+        "start": ["procedures.change_appointment"],
     }
     # The safety actions change the plan and the checklist, not the appointment. Confirming, changing a
     # hold and overriding are a physician's: the service checks confirm_hold_plan / override_safety and
@@ -261,6 +309,15 @@ class AppointmentViewSet(
         "mark_checklist_item": ["procedures.change_checklistitem"],
         "override_safety": ["procedures.view_safetyoverride", "procedures.change_checklistitem"],
     }
+    # The day of the procedure after the start: what each step charts. Finishing (the procedure record)
+    # is a physician's; observations, discharge and the diary are the nurses' too.
+    _dayof_permissions = {
+        "finish": ["procedures.add_procedurerecord"],
+        "vitals": ["procedures.add_vitalsentry"],
+        "discharge": ["procedures.add_discharge"],
+        "diary": ["procedures.add_blockdiaryentry"],
+        "record": ["procedures.view_procedurerecord"],
+    }
 
     _action_serializers = {
         "create": AppointmentCreateSerializer,
@@ -270,11 +327,22 @@ class AppointmentViewSet(
         "record_clearance": ClearanceSerializer,
         "mark_checklist_item": ChecklistMarkSerializer,
         "override_safety": SafetyOverrideSerializer,
+        "check_in": CheckInSerializer,
+        "start": ProcedureStartSerializer,
+        "finish": ProcedureFinishSerializer,
+        "vitals": VitalsInputSerializer,
+        "discharge": DischargeInputSerializer,
+        "diary": DiaryInputSerializer,
+        "record": ProcedureRecordSerializer,
     }
 
     @property
     def required_permissions(self) -> list[str] | None:
-        return self._action_permissions.get(self.action) or self._safety_permissions.get(self.action)
+        return (
+            self._action_permissions.get(self.action)
+            or self._safety_permissions.get(self.action)
+            or self._dayof_permissions.get(self.action)
+        )
 
     def get_serializer_class(self):
         """The input serializer of each write (the browsable API's forms); replies use AppointmentSerializer,
@@ -551,6 +619,152 @@ class AppointmentViewSet(
             safety_override(appointment_id=appointment.pk, actor=request.user, **serializer.validated_data)
         return self._safety_reply(appointment.pk)
 
+    # --- The day of the procedure: each step replies with the detail (finish adds `record_warnings`). ---
+
+    def _dayof_input(self, request) -> dict:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    @extend_schema(
+        request=CheckInSerializer,
+        responses={200: AppointmentDetailSerializer, 400: DAYOF_INVALID, 404: NOT_FOUND, 409: DAYOF_CONFLICT},
+    )
+    @action(detail=True, methods=["post"], url_path="check-in", url_name="check-in")
+    def check_in(self, request, pk=None):
+        """Check the patient in (scheduled or confirmed): the name said and ticked, and a date of birth that
+        matches the record (else 400). Permission change_appointment."""
+        appointment = self.get_object()
+        data = self._dayof_input(request)
+        with dayof_errors():
+            appointment_check_in(appointment_id=appointment.pk, actor=request.user, **data)
+        return self._safety_reply(appointment.pk)
+
+    @extend_schema(
+        request=ProcedureStartSerializer,
+        responses={200: AppointmentDetailSerializer, 400: DAYOF_INVALID, 404: NOT_FOUND, 409: DAYOF_CONFLICT},
+    )
+    @action(detail=True, methods=["post"])
+    def start(self, request, pk=None):
+        """The patient goes into the room (checked in only). The checklist gate applies: an open required
+        item that no physician overrode is 409 naming the items. Not before check-in, not in the future
+        (400). Permission change_appointment."""
+        appointment = self.get_object()
+        data = self._dayof_input(request)
+        with dayof_errors():
+            procedure_start(appointment_id=appointment.pk, actor=request.user, **data)
+        return self._safety_reply(appointment.pk)
+
+    @extend_schema(
+        request=ProcedureFinishSerializer,
+        responses={
+            200: AppointmentFinishedSerializer,
+            400: DAYOF_INVALID,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            409: DAYOF_CONFLICT,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def finish(self, request, pk=None):
+        """The physician charts what was done (permission add_procedurerecord) and the patient moves to a
+        recovery bay: the booked one, or another free one. The end must be after the start and not in the
+        future (400); every bay occupied is 409. A steroid dose above its per-session ceiling is charted
+        and named in `record_warnings`. An unknown steroid is 400 naming `steroids`."""
+        appointment = self.get_object()
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with dayof_errors():
+            _, warnings = procedure_finish(
+                appointment_id=appointment.pk, actor=request.user, **serializer.service_arguments()
+            )
+        appointment = Appointment.objects.select_related(*DETAIL_RELATED).get(pk=appointment.pk)
+        return Response(
+            AppointmentFinishedSerializer(
+                _with_safety(appointment), context={"record_warnings": warnings}
+            ).data
+        )
+
+    @extend_schema(
+        request=VitalsInputSerializer,
+        responses={200: AppointmentDetailSerializer, 400: DAYOF_INVALID, 404: NOT_FOUND, 409: DAYOF_CONFLICT},
+    )
+    @action(detail=True, methods=["post"])
+    def vitals(self, request, pk=None):
+        """Chart a round of recovery observations (in recovery only; permission add_vitalsentry). Not in the
+        future nor before the end of the procedure; implausible values and pain outside 0–10 are 400."""
+        appointment = self.get_object()
+        data = self._dayof_input(request)
+        taken_at = data.pop("taken_at") or timezone.now()
+        with dayof_errors():
+            vitals_record(appointment_id=appointment.pk, actor=request.user, taken_at=taken_at, **data)
+        return self._safety_reply(appointment.pk)
+
+    @extend_schema(
+        request=DischargeInputSerializer,
+        responses={200: AppointmentDetailSerializer, 400: DAYOF_INVALID, 404: NOT_FOUND, 409: DAYOF_CONFLICT},
+    )
+    @action(detail=True, methods=["post"])
+    def discharge(self, request, pk=None):
+        """Discharge from recovery (permission add_discharge). Every criterion must be met (400 naming the
+        unmet ones); before the minimum observation time only with `early_reason` (400). No observations
+        charted yet is 409."""
+        appointment = self.get_object()
+        data = self._dayof_input(request)
+        with dayof_errors():
+            patient_discharge(appointment_id=appointment.pk, actor=request.user, **data)
+        return self._safety_reply(appointment.pk)
+
+    @extend_schema(
+        request=DiaryInputSerializer,
+        responses={200: AppointmentDetailSerializer, 400: DAYOF_INVALID, 404: NOT_FOUND, 409: DAYOF_CONFLICT},
+    )
+    @action(detail=True, methods=["post"])
+    def diary(self, request, pk=None):
+        """Chart the pain and relief at one of the diagnostic block's diary times (permission
+        add_blockdiaryentry); charting a time again replaces it. A time that is not one of the procedure's
+        is 400; a procedure without a diary, or one not yet ended, is 409."""
+        appointment = self.get_object()
+        data = self._dayof_input(request)
+        with dayof_errors():
+            diary_record(appointment_id=appointment.pk, actor=request.user, **data)
+        return self._safety_reply(appointment.pk)
+
+    @extend_schema(
+        request=None,
+        responses={200: ProcedureRecordSerializer, 404: NO_RECORD_RESPONSE},
+    )
+    @action(detail=True, methods=["get"])
+    def record(self, request, pk=None):
+        """The procedure record: what was done, the steroids given, the recovery observations, the
+        discharge and the post-block diary (permission view_procedurerecord). 404 before the start."""
+        appointment = self.get_object()
+        record = (
+            ProcedureRecord.objects.select_related(
+                "recorded_by",
+                "appointment__procedure_type",
+                "appointment__discharge__by",
+            )
+            .prefetch_related(
+                Prefetch(
+                    "appointment__steroid_doses",
+                    queryset=SteroidDose.objects.select_related("steroid", "recorded_by"),
+                ),
+                Prefetch(
+                    "appointment__vitals",
+                    queryset=VitalsEntry.objects.select_related("recorded_by").order_by("taken_at", "id"),
+                ),
+                Prefetch(
+                    "appointment__diary", queryset=BlockDiaryEntry.objects.select_related("recorded_by")
+                ),
+            )
+            .filter(appointment=appointment)
+            .first()
+        )
+        if record is None:
+            raise Http404(NO_RECORD_YET)
+        return Response(ProcedureRecordSerializer(record).data)
+
     def handle_exception(self, exc):
         # An error from the .ics action is JSON like every other error, even for `Accept: text/calendar`.
         response = super().handle_exception(exc)
@@ -558,6 +772,20 @@ class AppointmentViewSet(
             self.request.accepted_renderer = JSONRenderer()
             self.request.accepted_media_type = JSONRenderer.media_type
         return response
+
+
+class RecoveryBoardView(AuditActorMixin, APIView):
+    """Everyone in a recovery bay: the countdown to the earliest discharge, the last observations, what is
+    overdue, and the free bays. Permission view_vitalsentry."""
+
+    required_permissions = ["procedures.view_vitalsentry"]
+
+    @extend_schema(operation_id="v1_recovery_board_retrieve", responses={200: RecoveryBoardSerializer})
+    def get(self, request):
+        now = timezone.now()
+        rows = recovery_board(now=now)
+        board = {"now": now, "rows": rows, "free_bays": free_bays(rows=rows).order_by("name")}
+        return Response(RecoveryBoardSerializer(board).data)
 
 
 # --- Pre-procedure safety: the patient's medication list ----------------------------------------------

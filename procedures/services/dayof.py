@@ -39,6 +39,17 @@ NOT_A_TIMEPOINT = "{minutes} minutes is not one of this procedure's diary times 
 NOT_DIAGNOSTIC = "This procedure has no post-block diary."
 STEROID_CEILING = "{steroid} {dose} mg is above the per-session ceiling of {ceiling} mg ({source})."
 PAIN_RANGE = "Pain is a whole number from 0 to 10."
+DIARY_BEFORE_END = "The diary starts when the procedure has ended."
+OUT_OF_RANGE = "{label} {value} is outside {low}–{high}: check the reading."
+BP_ORDER = "Blood pressure {systolic}/{diastolic}: the lower number must be below the upper one."
+
+# Plausibility bounds for charted observations (typing errors), the same as the database's constraints.
+VITALS_RANGES = {
+    "systolic": ("Systolic pressure", 40, 300),
+    "diastolic": ("Diastolic pressure", 20, 200),
+    "heart_rate": ("Heart rate", 20, 250),
+    "spo2": ("SpO₂", 50, 100),
+}
 
 
 class DayOfError(Exception):
@@ -53,6 +64,10 @@ def after_discharge_register(hook: AfterDischargeHook) -> None:
     """Later capabilities (follow-up reminders) start from a discharge."""
     if hook not in _AFTER_DISCHARGE:
         _AFTER_DISCHARGE.append(hook)
+
+
+def _mg(amount: Decimal) -> str:
+    return format(Decimal(amount).normalize(), "f")
 
 
 def _clock(moment: datetime) -> str:
@@ -198,8 +213,8 @@ def procedure_finish(
             warnings.append(
                 STEROID_CEILING.format(
                     steroid=steroid,
-                    dose=dose,
-                    ceiling=steroid.session_ceiling_mg,
+                    dose=_mg(dose),
+                    ceiling=_mg(steroid.session_ceiling_mg),
                     source=steroid.ceiling_source,
                 )
             )
@@ -350,7 +365,7 @@ def diary_record(
         raise DayOfError("Relief is a percentage from 0 to 100.")
     record = ProcedureRecord.objects.filter(appointment=appointment).first()
     if record is None or record.ended_at is None:
-        raise DayOfError("The diary starts when the procedure has ended.")
+        raise DayOfError(DIARY_BEFORE_END)
     _not_future("The diary entry at", at, now)
     entry, _ = BlockDiaryEntry.objects.update_or_create(
         appointment=appointment,
