@@ -194,6 +194,9 @@ class TestRecoveryAndDischarge:
             _vitals(in_recovery, nurse, minutes_ago=5, systolic=80, diastolic=90)
         with pytest.raises(DayOfError, match="0 to 10"):
             _vitals(in_recovery, nurse, minutes_ago=5, pain=11)
+        with pytest.raises(DayOfError, match="SpO₂ 30 is outside 50–100"):
+            _vitals(in_recovery, nurse, minutes_ago=5, spo2=30)
+        assert not in_recovery.vitals.exists()
 
     def test_the_board_counts_down_and_flags_overdue_rounds(self, in_recovery, nurse):
         [row] = recovery_board()
