@@ -256,10 +256,12 @@ def vitals_record(
     _not_future("Observations at", taken_at, now)
     _not_before("Observations at", taken_at, "the end of the procedure at", record.ended_at)
     _pain(pain)
+    readings = {"systolic": systolic, "diastolic": diastolic, "heart_rate": heart_rate, "spo2": spo2}
+    for name, (label, low, high) in VITALS_RANGES.items():
+        if not low <= readings[name] <= high:
+            raise DayOfError(OUT_OF_RANGE.format(label=label, value=readings[name], low=low, high=high))
     if diastolic >= systolic:
-        raise DayOfError(
-            f"Blood pressure {systolic}/{diastolic}: the lower number must be below the upper one."
-        )
+        raise DayOfError(BP_ORDER.format(systolic=systolic, diastolic=diastolic))
     entry = VitalsEntry(
         appointment=appointment,
         taken_at=taken_at,
