@@ -422,7 +422,7 @@ class TestRecovery:
             ({"taken_at": -40}, "before the end of the procedure"),
             ({"systolic": 80, "diastolic": 90}, "lower number must be below"),
             ({"pain": 11}, "0 to 10"),
-            ({"spo2": 30}, "spo2"),
+            ({"spo2": 30}, "SpO₂ 30 is outside 50–100"),
         ],
     )
     def test_impossible_vitals_are_400(self, appt, nurse, physician, overrides, message):
