@@ -6,7 +6,15 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from procedures.models import Appointment, Patient, PhysicianProfile, WaitlistEntry, WaitlistOffer
+from procedures.models import (
+    Appointment,
+    HoldPlanLine,
+    Patient,
+    PatientMedication,
+    PhysicianProfile,
+    WaitlistEntry,
+    WaitlistOffer,
+)
 
 
 def _require(user: AbstractBaseUser, perm: str) -> None:
@@ -64,6 +72,39 @@ def waitlist_offer_get_for_user(
         raise Http404("No waitlist offer with that id.") from exc
     accessed.send(sender=Patient, instance=offer.entry.patient)
     return offer
+
+
+def patient_medication_get_for_user(
+    *, user: AbstractBaseUser, patient_id: int, patient_medication_id: int, perm: str = "view"
+) -> PatientMedication:
+    """A medication on this patient's list (an id from another patient's list is 404)."""
+    _require(user, "procedures.view_patient")
+    _require(user, f"procedures.{perm}_patientmedication")
+    try:
+        entry = PatientMedication.objects.select_related("patient", "medication").get(
+            pk=patient_medication_id, patient_id=patient_id
+        )
+    except PatientMedication.DoesNotExist as exc:
+        raise Http404("No such medication on this patient's list.") from exc
+    accessed.send(sender=Patient, instance=entry.patient)
+    return entry
+
+
+def hold_line_get_for_user(
+    *, user: AbstractBaseUser, appointment_id: int, line_id: int, perm: str = "procedures.view_holdplan"
+) -> HoldPlanLine:
+    """One drug's line of this appointment's hold plan (a line of another appointment is 404). `perm` is
+    the full permission name the action needs on top of seeing the appointment."""
+    _require(user, "procedures.view_appointment")
+    _require(user, perm)
+    try:
+        line = HoldPlanLine.objects.select_related("plan__appointment__patient", "medication").get(
+            pk=line_id, plan__appointment_id=appointment_id
+        )
+    except HoldPlanLine.DoesNotExist as exc:
+        raise Http404("No such hold line on this appointment.") from exc
+    accessed.send(sender=Patient, instance=line.plan.appointment.patient)
+    return line
 
 
 def physician_profile_of(*, user: AbstractBaseUser) -> PhysicianProfile | None:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from procedures.views import appointments, home, patients, schedule, waitlist
+from procedures.views import appointments, home, patients, safety, schedule, waitlist
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -33,6 +33,63 @@ urlpatterns = [
         appointments.appointment_no_show,
         name="appointment-no-show",
     ),
+    # Pre-procedure safety: the medication list, the appointment's Safety section, instructions, worklist.
+    path(
+        "patients/<int:patient_id>/medications/",
+        safety.patient_medication_add_view,
+        name="patient-medication-add",
+    ),
+    path(
+        "patients/<int:patient_id>/medications/<int:patient_medication_id>/stop/",
+        safety.patient_medication_stop_view,
+        name="patient-medication-stop",
+    ),
+    path(
+        "appointments/<int:appointment_id>/safety/refresh/",
+        safety.hold_plan_refresh_view,
+        name="hold-plan-refresh",
+    ),
+    path(
+        "appointments/<int:appointment_id>/safety/confirm-plan/",
+        safety.hold_plan_confirm_view,
+        name="hold-plan-confirm",
+    ),
+    path(
+        "appointments/<int:appointment_id>/safety/holds/<int:line_id>/override/",
+        safety.hold_line_override_view,
+        name="hold-line-override",
+    ),
+    path(
+        "appointments/<int:appointment_id>/safety/holds/<int:line_id>/clearance/",
+        safety.hold_line_clearance_view,
+        name="hold-line-clearance",
+    ),
+    path(
+        "appointments/<int:appointment_id>/safety/patient-confirmed/",
+        safety.holds_patient_confirm_view,
+        name="holds-patient-confirm",
+    ),
+    path(
+        "appointments/<int:appointment_id>/safety/checklist/<slug:kind>/",
+        safety.checklist_mark_view,
+        name="checklist-mark",
+    ),
+    path(
+        "appointments/<int:appointment_id>/safety/override/<slug:scope>/",
+        safety.safety_override_view,
+        name="safety-override",
+    ),
+    path(
+        "appointments/<int:appointment_id>/instructions/",
+        safety.instructions_page,
+        name="appointment-instructions",
+    ),
+    path(
+        "appointments/<int:appointment_id>/instructions.pdf",
+        safety.instructions_pdf_view,
+        name="appointment-instructions-pdf",
+    ),
+    path("safety/worklist/", safety.safety_worklist_view, name="safety-worklist"),
     path("waitlist/", waitlist.waitlist_index, name="waitlist"),
     path("waitlist/add/", waitlist.waitlist_add_view, name="waitlist-add"),
     path(

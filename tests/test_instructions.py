@@ -55,9 +55,9 @@ def test_the_sheet_lists_each_day_in_plain_words(appt):
     friday = by_day["Friday 20 March"]
     assert friday[0] == "Do NOT take warfarin before the procedure."
     assert friday[1:6] == [
-        "Last fried or fatty food or meat by 2:00 AM.",
-        "Last light meal by 4:00 AM.",
-        "Last clear drink by 8:00 AM.",
+        "From 2:00 AM: no fried or fatty food, and no meat.",
+        "From 4:00 AM: nothing more to eat.",
+        "From 8:00 AM: nothing more to drink (a sip of water with your morning medicines is fine).",
         "Arrive at 9:30 AM for your procedure with " + str(appt.physician) + ".",
         "You may restart warfarin after 4:30 PM, unless the doctor tells you otherwise at discharge.",
     ]

@@ -301,6 +301,11 @@ class SafetyOverride(models.Model):
     reason = models.CharField(max_length=400)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField()
+    revoked_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Set when the item was reopened afterwards: the override no longer counts.",
+    )
 
     class Meta:
         ordering = ["at"]

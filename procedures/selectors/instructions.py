@@ -129,10 +129,14 @@ def instruction_sheet(*, appointment: Appointment) -> InstructionSheet:
         for moment, text in (
             (
                 fasting.fatty_food_until,
-                f"Last fried or fatty food or meat by {_clock(fasting.fatty_food_until)}.",
+                f"From {_clock(fasting.fatty_food_until)}: no fried or fatty food, and no meat.",
             ),
-            (fasting.solids_until, f"Last light meal by {_clock(fasting.solids_until)}."),
-            (fasting.clear_liquids_until, f"Last clear drink by {_clock(fasting.clear_liquids_until)}."),
+            (fasting.solids_until, f"From {_clock(fasting.solids_until)}: nothing more to eat."),
+            (
+                fasting.clear_liquids_until,
+                f"From {_clock(fasting.clear_liquids_until)}: nothing more to drink (a sip of water with your "
+                "morning medicines is fine).",
+            ),
         ):
             local = timezone.localtime(moment)
             note(local.date(), text, local)

@@ -85,7 +85,9 @@ def _when(moment: datetime) -> str:
 def _line_times(line: HoldPlanLine, appointment: Appointment) -> None:
     if line.override_hold_hours is not None:
         hours = line.override_hold_hours
-        if line.hold_kind == HoldKind.DAYS and hours % 24 == 0:
+        # A physician's whole number of days means calendar days, as in the protocol, unless the drug's
+        # rule counts hours (heparins).
+        if line.hold_kind != HoldKind.HOURS and hours % 24 == 0:
             times = hold_times(
                 kind=HoldKind.DAYS,
                 value=hours // 24,
@@ -434,6 +436,13 @@ def checklist_mark(
     return item
 
 
+def _revoke_checklist_overrides(appointment: Appointment, kind: str, now: datetime) -> None:
+    """An item reopened after a physician went ahead despite it needs a fresh decision."""
+    appointment.safety_overrides.filter(
+        scope=SafetyOverride.Scope.CHECKLIST, code=kind, revoked_at__isnull=True
+    ).update(revoked_at=now)
+
+
 def _checklist_mark(*, appointment_id, kind, actor, done, value, note, now) -> tuple[ChecklistItem, str]:
     appointment = Appointment.objects.select_for_update().get(pk=appointment_id)
     if appointment.status not in OPEN_STATUSES:
@@ -449,6 +458,7 @@ def _checklist_mark(*, appointment_id, kind, actor, done, value, note, now) -> t
     if not done:
         item.state, item.done_at, item.done_by = ItemState.OPEN, None, None
         item.save()
+        _revoke_checklist_overrides(appointment, kind, now)
         return item, ""
     if kind == ChecklistKind.INR:
         if value is None:
@@ -463,6 +473,7 @@ def _checklist_mark(*, appointment_id, kind, actor, done, value, note, now) -> t
         if refusal:
             item.state, item.done_at, item.done_by = ItemState.OPEN, None, None
             item.save()
+            _revoke_checklist_overrides(appointment, kind, now)
             return item, refusal
     if kind == ChecklistKind.GLUCOSE:
         if value is None or not Decimal(20) <= value <= Decimal(800):
@@ -537,14 +548,14 @@ def safety_override(
 
 def checklist_gate(*, appointment: Appointment, actor, reason: str, at: datetime) -> None:
     """Transition guard before "in procedure": every required item done, or each open one overridden by a
-    physician after it was last changed."""
+    physician since it was last reopened (reopening revokes an earlier override)."""
     open_items = checklist_open_items(appointment=appointment)
     if not open_items:
         return
     overridden = set(
-        appointment.safety_overrides.filter(scope=SafetyOverride.Scope.CHECKLIST).values_list(
-            "code", flat=True
-        )
+        appointment.safety_overrides.filter(
+            scope=SafetyOverride.Scope.CHECKLIST, revoked_at__isnull=True
+        ).values_list("code", flat=True)
     )
     still_open = [item for item in open_items if item.kind not in overridden]
     if still_open:

@@ -21,7 +21,9 @@ from procedures.forms.booking import (
     SlotSearchForm,
 )
 from procedures.models import Appointment, AppointmentStatus
+from procedures.selectors.eligibility import eligibility_warnings
 from procedures.selectors.patients import patient_search
+from procedures.selectors.readiness import patient_earliest_safe_start
 from procedures.selectors.schedule import (
     appointment_actions,
     appointment_history,
@@ -95,6 +97,15 @@ def _confirm_page(
         date_to=day.isoformat() if day else "",
         find="1",
     )
+    # What the clerk can tell the patient now: coverage warnings (a physician reviews them later, on the
+    # checklist; they do not block booking) and, when the patient's medications set one, the earliest safe date.
+    warnings, earliest, earliest_reason = [], None, ""
+    if patient and procedure_type:
+        if start:
+            warnings = eligibility_warnings(patient=patient, procedure_type=procedure_type, start=start)
+        earliest, earliest_reason = patient_earliest_safe_start(
+            patient=patient, procedure_type=procedure_type, now=timezone.now()
+        )
     return render(
         request,
         "procedures/appointments/confirm.html",
@@ -105,6 +116,9 @@ def _confirm_page(
             "alternatives": alternatives,
             "base_query": base_query,
             "back_query": back_query,
+            "eligibility_warnings": warnings,
+            "earliest_safe_start": earliest,
+            "earliest_safe_reason": earliest_reason,
         },
     )
 
