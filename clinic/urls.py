@@ -15,5 +15,6 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/v1/", include("procedures.api.urls")),
     path("", include("procedures.urls_calendar")),
+    path("", include("procedures.urls_dayof")),
     path("", include("procedures.urls")),
 ]

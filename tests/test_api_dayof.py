@@ -514,6 +514,11 @@ class TestDiary:
 
     def test_the_diary_is_charted_and_shown_in_the_record(self, block, nurse, physician):
         in_recovery(block, nurse, physician)
+        # An hour and more after the block, so the 30- and 60-minute entries are due.
+        ProcedureRecord.objects.filter(appointment=block).update(
+            started_at=timezone.now() - timedelta(minutes=100),
+            ended_at=timezone.now() - timedelta(minutes=75),
+        )
         client = api(nurse)
         for minutes, relief in ((30, 70), (60, 90)):
             response = client.post(

@@ -294,7 +294,7 @@ class TestDiary:
             ),
         )
         ProcedureRecord.objects.create(
-            appointment=appt, started_at=now - timedelta(hours=1), ended_at=now - timedelta(minutes=40)
+            appointment=appt, started_at=now - timedelta(hours=3), ended_at=now - timedelta(minutes=125)
         )
         return appt
 
@@ -305,6 +305,13 @@ class TestDiary:
         block.refresh_from_db()
         assert block.block_peak_relief_percent == 90
         assert BlockDiaryEntry.objects.filter(appointment=block).count() == 3
+
+    def test_an_entry_before_its_time_is_refused(self, block, nurse):
+        from procedures.models import ProcedureRecord as Record
+
+        Record.objects.filter(appointment=block).update(ended_at=timezone.now() - timedelta(minutes=40))
+        with pytest.raises(DayOfError, match="The 120-minute entry is not due yet"):
+            diary_record(appointment_id=block.pk, minutes_after=120, pain=1, relief_percent=90, actor=nurse)
 
     @pytest.mark.parametrize(
         ("minutes", "pain", "relief", "message"),

@@ -396,11 +396,15 @@ class TestChecklistGate:
 
     def test_reopening_an_item_revokes_an_earlier_override(self, appt, nurse, physician):
         SafetySettings.objects.filter(pk=1).update(inr_limit=Decimal("1.5"))
-        safety_override(appointment_id=appt.pk, scope=SafetyOverride.Scope.CHECKLIST, actor=physician, reason="Urgent")
+        safety_override(
+            appointment_id=appt.pk, scope=SafetyOverride.Scope.CHECKLIST, actor=physician, reason="Urgent"
+        )
         with pytest.raises(SafetyError, match="above the clinic's limit"):
             checklist_mark(appointment_id=appt.pk, kind="inr", actor=nurse, value=Decimal("3.1"))
         with pytest.raises(TransitionError, match="inr checked on the day"):
-            appointment_transition(appointment_id=appt.pk, to_status=AppointmentStatus.IN_PROCEDURE, actor=nurse)
+            appointment_transition(
+                appointment_id=appt.pk, to_status=AppointmentStatus.IN_PROCEDURE, actor=nurse
+            )
 
     def test_clearances_tick_the_item_when_every_prescriber_agreed(self, frontdesk, nurse):
         appt = AppointmentFactory(procedure_type=ProcedureTypeFactory(bleeding_risk="low"))

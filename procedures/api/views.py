@@ -296,7 +296,7 @@ class AppointmentViewSet(
         "reschedule": ["procedures.change_appointment"],
         # The day's first two steps change the appointment itself (its status).
         "check_in": ["procedures.change_appointment"],
-        "start": ["procedures.change_appointment"],
+        "start": ["procedures.add_procedurerecord"],
     }
     # The safety actions change the plan and the checklist, not the appointment. Confirming, changing a
     # hold and overriding are a physician's: the service checks confirm_hold_plan / override_safety and

@@ -1,5 +1,6 @@
 """Reads for the day of the procedure: today's arrivals, the recovery board, and after-care instructions."""
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -16,6 +17,7 @@ from procedures.models import (
     ItemState,
     ProcedureRecord,
     RecoveryBay,
+    SafetyOverride,
     VitalsEntry,
 )
 from procedures.rules import patient_text
@@ -41,13 +43,22 @@ def checkin_list(*, day: date) -> list[Arrival]:
         .exclude(status__in=[AppointmentStatus.CANCELLED])
         .select_related("patient", "procedure_type", "physician", "room")
         .prefetch_related(
-            Prefetch("checklist", queryset=ChecklistItem.objects.filter(required=True, state=ItemState.OPEN))
+            Prefetch("checklist", queryset=ChecklistItem.objects.filter(required=True, state=ItemState.OPEN)),
+            Prefetch(
+                "safety_overrides",
+                queryset=SafetyOverride.objects.filter(
+                    scope=SafetyOverride.Scope.CHECKLIST, revoked_at__isnull=True
+                ),
+                to_attr="checklist_overrides",
+            ),
         )
         .order_by("start", "id")
     )
     rows = []
     for appointment in appointments:
-        open_items = list(appointment.checklist.all())
+        # An item a physician went ahead despite no longer blocks (the gate agrees).
+        overridden = {o.code for o in appointment.checklist_overrides}
+        open_items = [item for item in appointment.checklist.all() if item.kind not in overridden]
         blockers = [item.get_kind_display() for item in open_items]
         rows.append(Arrival(appointment, appointment.start - arrival, open_items, blockers))
     return rows
@@ -76,7 +87,6 @@ def recovery_board(*, now: datetime | None = None) -> list[BoardRow]:
         Appointment.objects.filter(status=AppointmentStatus.IN_RECOVERY)
         .select_related("patient", "procedure_type", "physician", "recovery_bay", "record")
         .prefetch_related(Prefetch("vitals", queryset=VitalsEntry.objects.order_by("taken_at", "id")))
-        .order_by("recovery_bay__name", "start")
     )
     rows = []
     for appointment in appointments:
@@ -107,7 +117,13 @@ def recovery_board(*, now: datetime | None = None) -> list[BoardRow]:
         if last and (last.numbness == "new" or last.leg_strength == "weak"):
             row.alerts.append("New numbness or weakness: tell the physician")
         rows.append(row)
+    # Bays in the order a nurse counts them: Bay 2 before Bay 10.
+    rows.sort(key=lambda r: (_natural(r.bay.name) if r.bay else [], r.appointment.start))
     return rows
+
+
+def _natural(name: str) -> list:
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
 
 
 def free_bays(*, rows: list[BoardRow]) -> QuerySet[RecoveryBay]:
@@ -118,6 +134,7 @@ def free_bays(*, rows: list[BoardRow]) -> QuerySet[RecoveryBay]:
 @dataclass
 class AfterCare:
     resume: list[str]
+    sedation: list[str]
     advice: list[str]
     diabetes: str
     red_flags: list[str]
@@ -147,8 +164,17 @@ def after_care(*, appointment: Appointment) -> AfterCare:
         if appointment.patient.diabetes and appointment.procedure_type.uses_steroid
         else ""
     )
+    sedation = []
+    if (record and record.sedation_given) or appointment.sedation_planned:
+        until = timezone.localtime(ended + timedelta(hours=safety_settings().no_driving_hours))
+        sedation = [
+            "You had sedation: a responsible adult must take you home.",
+            f"Do not drive, use machines, drink alcohol or sign important papers until "
+            f"{date_format(until, 'g:i A')} on {date_format(until, 'l j F')}.",
+        ]
     return AfterCare(
         resume=resume,
+        sedation=sedation,
         advice=patient_text.AFTER,
         diabetes=diabetes,
         red_flags=patient_text.RED_FLAGS,

@@ -40,6 +40,9 @@ NOT_DIAGNOSTIC = "This procedure has no post-block diary."
 STEROID_CEILING = "{steroid} {dose} mg is above the per-session ceiling of {ceiling} mg ({source})."
 PAIN_RANGE = "Pain is a whole number from 0 to 10."
 DIARY_BEFORE_END = "The diary starts when the procedure has ended."
+DIARY_NOT_DUE = "The {minutes}-minute entry is not due yet: it opens at {when}."
+# A diary point may be charted a little before it is due (the nurse's round), not earlier.
+DIARY_EARLY = timedelta(minutes=10)
 OUT_OF_RANGE = "{label} {value} is outside {low}–{high}: check the reading."
 BP_ORDER = "Blood pressure {systolic}/{diastolic}: the lower number must be below the upper one."
 
@@ -81,9 +84,21 @@ def _not_future(what: str, moment: datetime, now: datetime) -> None:
 
 def _not_before(what: str, moment: datetime, other: str, other_moment: datetime) -> None:
     if moment < other_moment:
-        raise DayOfError(
-            BEFORE.format(what=what, when=_clock(moment), other=other, other_when=_clock(other_moment))
-        )
+        raise DayOfError(_before(what, moment, other, other_moment))
+
+
+def _before(what: str, moment: datetime, other: str, other_moment: datetime) -> str:
+    # Within the same minute the clock times alone would read "10:15 is before 10:15": show seconds.
+    same_minute = timezone.localtime(moment).replace(second=0, microsecond=0) == timezone.localtime(
+        other_moment
+    ).replace(second=0, microsecond=0)
+    fmt = "H:i:s" if same_minute else "H:i"
+    return BEFORE.format(
+        what=what,
+        when=date_format(timezone.localtime(moment), fmt),
+        other=other,
+        other_when=date_format(timezone.localtime(other_moment), fmt),
+    )
 
 
 def _locked(appointment_id: int, *statuses: str, action: str) -> Appointment:
@@ -190,11 +205,7 @@ def procedure_finish(
     record = ProcedureRecord.objects.select_for_update().get(appointment=appointment)
     _not_future("The end", ended_at, now)
     if ended_at <= record.started_at:
-        raise DayOfError(
-            BEFORE.format(
-                what="The end", when=_clock(ended_at), other="the start", other_when=_clock(record.started_at)
-            )
-        )
+        raise DayOfError(_before("The end", ended_at, "the start", record.started_at))
     details = details or {}
     _pain(details.get("baseline_pain"))
     for field, value in details.items():
@@ -369,6 +380,9 @@ def diary_record(
     if record is None or record.ended_at is None:
         raise DayOfError(DIARY_BEFORE_END)
     _not_future("The diary entry at", at, now)
+    opens = record.ended_at + timedelta(minutes=minutes_after) - DIARY_EARLY
+    if at < opens:
+        raise DayOfError(DIARY_NOT_DUE.format(minutes=minutes_after, when=_clock(opens)))
     entry, _ = BlockDiaryEntry.objects.update_or_create(
         appointment=appointment,
         minutes_after=minutes_after,

@@ -143,6 +143,6 @@ def test_tablet_reaches_every_menu_entry(tablet_page, login_as, screenshot):
     page = login_as(tablet_page, "admin")
     screenshot(page, "home")
     nav = open_menu(page)
-    for name in ("Today", "Patients", "New patient", "Clinic settings"):
+    for name in ("Today", "Check-in", "Patients", "Clinic settings"):
         expect(nav.get_by_role("link", name=name, exact=True)).to_be_visible()
     expect(nav.get_by_role("button", name="Log out")).to_be_visible()

@@ -35,7 +35,7 @@ def test_front_desk_books_from_an_empty_slot_on_the_day_view(page, login_as, scr
     patient = clinic["patients"][0]
     book(clinic, patient=3, hh=10, physician="patel")
     login_as(page, "frontdesk")
-    main_nav(page).get_by_role("link", name="Day", exact=True).click()
+    main_nav(page).get_by_role("link", name="Schedule", exact=True).click()
     main(page).get_by_label("Go to date").fill(f"{monday:%Y-%m-%d}")
     expect(page.get_by_test_id("schedule-title")).to_have_text(f"{monday:%A} {monday.day} {monday:%B %Y}")
     screenshot(page, "day")
