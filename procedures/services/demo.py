@@ -31,6 +31,7 @@ from procedures.roles import Role
 from procedures.services.appointments import appointment_transition
 from procedures.services.booking import BookingConflict, BookingInvalid, BookingRequest, appointment_book
 from procedures.services.catalogue import catalogue_seed
+from procedures.services.dayof import appointment_check_in, procedure_finish, procedure_start, vitals_record
 from procedures.services.medications import patient_medication_add
 from procedures.services.protocol import protocol_seed
 from procedures.services.roles import roles_sync
@@ -261,7 +262,10 @@ def _appointments(*, today: date, physicians, patients, actor) -> int:
                     continue
                 patient_cursor += 1
                 created += 1
-                _advance(appt, offset=offset, slot=slot, actor=actor)
+                if offset == 0 and p_index == 0 and slot == 1:
+                    _in_recovery_now(appt, actor=actor)
+                else:
+                    _advance(appt, offset=offset, slot=slot, actor=actor)
                 start = appt.room_until
                 slot += 1
     return created
@@ -293,6 +297,47 @@ def _advance(appt: Appointment, *, offset: int, slot: int, actor) -> None:
             _complete_checklist(appt)
         at = max(appt.start, timezone.now()) if status == S.NO_SHOW else appt.start
         appointment_transition(appointment_id=appt.pk, to_status=status, actor=actor, reason=reason, at=at)
+
+
+def _in_recovery_now(appt: Appointment, *, actor) -> None:
+    """One patient in a recovery bay right now, so the recovery board has someone on it in the demo.
+    Charted times are relative to now (actual times), whatever the booked time was."""
+    User = get_user_model()
+    nurse, physician = User.objects.get(username="nurse"), User.objects.get(username="physician")
+    now = timezone.now()
+    appointment_transition(
+        appointment_id=appt.pk, to_status=AppointmentStatus.CONFIRMED, actor=actor, at=now - timedelta(days=2)
+    )
+    appointment_check_in(
+        appointment_id=appt.pk,
+        actor=nurse,
+        name_confirmed=True,
+        date_of_birth=appt.patient.date_of_birth,
+        at=now - timedelta(minutes=55),
+    )
+    _complete_checklist(appt)
+    procedure_start(appointment_id=appt.pk, actor=physician, at=now - timedelta(minutes=45), baseline_pain=7)
+    procedure_finish(
+        appointment_id=appt.pk,
+        actor=physician,
+        ended_at=now - timedelta(minutes=25),
+        details={
+            "levels": appt.levels,
+            "side": appt.side,
+            "imaging_used": "fluoroscopy",
+            "local_anaesthetic": "lidocaine 1% 3 mL",
+        },
+    )
+    vitals_record(
+        appointment_id=appt.pk,
+        actor=nurse,
+        taken_at=now - timedelta(minutes=20),
+        systolic=134,
+        diastolic=82,
+        heart_rate=76,
+        spo2=97,
+        pain=3,
+    )
 
 
 def _complete_checklist(appt: Appointment) -> None:
