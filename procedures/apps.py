@@ -45,6 +45,7 @@ class ProceduresConfig(AppConfig):
             models.VitalsEntry,
             models.Discharge,
             models.BlockDiaryEntry,
+            models.FollowUp,
             models.WaitlistOffer,
         ):
             auditlog.register(model)
@@ -59,8 +60,11 @@ class ProceduresConfig(AppConfig):
         from procedures.selectors.safety import earliest_start_for_holds
         from procedures.services.appointments import transition_guard_register
         from procedures.services.booking import after_booking_register
+        from procedures.services.dayof import after_discharge_register
+        from procedures.services.followup import followup_after_discharge
         from procedures.services.safety import checklist_gate, hold_plan_after_booking
 
         readiness_rule_register(earliest_start_for_holds)
         after_booking_register(hold_plan_after_booking)
         transition_guard_register(to_status=AppointmentStatus.IN_PROCEDURE, guard=checklist_gate)
+        after_discharge_register(followup_after_discharge)

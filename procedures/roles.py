@@ -60,6 +60,7 @@ _DAY_OF_NURSING = [
     "add_discharge",
     "view_blockdiaryentry",
     "add_blockdiaryentry",
+    "view_followup",
 ]
 
 # codenames in the "procedures" app, or "app_label.codename" for other apps

@@ -11,6 +11,7 @@ from procedures.models import (
     AppointmentStatus,
     BlockDiaryEntry,
     Discharge,
+    FollowUp,
     ProcedureRecord,
     SafetyOverride,
     SteroidDose,
@@ -327,3 +328,48 @@ class TestDiary:
                 appointment_id=block.pk, minutes_after=minutes, pain=pain, relief_percent=relief, actor=nurse
             )
         assert not BlockDiaryEntry.objects.exists()
+
+
+class TestFollowUpPlan:
+    def test_discharge_starts_the_plan_at_the_procedure_types_days(self, appt, nurse, physician):
+        appt.procedure_type.followup_days = [1, 14, 30, 90, 180, 365]
+        appt.procedure_type.save()
+        _to_procedure(appt, nurse, physician)
+        record, _ = procedure_finish(
+            appointment_id=appt.pk, actor=physician, ended_at=timezone.now() - timedelta(minutes=20)
+        )
+        _vitals(appt, nurse, minutes_ago=2)
+        patient_discharge(
+            appointment_id=appt.pk, actor=nurse, vitals_stable=True, walks_safely=True, pain_controlled=True
+        )
+        plan = list(FollowUp.objects.filter(appointment=appt).order_by("due_at"))
+        assert [f.label for f in plan] == ["Day 1", "Week 2", "Month 1", "Month 3", "Month 6", "Month 12"]
+        assert plan[0].due_at == record.ended_at + timedelta(days=1)
+        assert {f.status for f in plan} == {"planned"}
+        assert after_care(appointment=appt).followups[0].startswith("Day 1: ")
+
+    def test_a_diagnostic_block_plans_the_diary_points_still_ahead(self, nurse, physician):
+        from procedures.services.followup import followup_plan_start
+
+        now = timezone.now()
+        appt = AppointmentFactory(
+            status=AppointmentStatus.DISCHARGED,
+            procedure_type=ProcedureTypeFactory(
+                purpose="diagnostic", diary_timepoints_minutes=[30, 60, 120, 240]
+            ),
+        )
+        ProcedureRecord.objects.create(
+            appointment=appt, started_at=now - timedelta(minutes=80), ended_at=now - timedelta(minutes=50)
+        )
+        discharge = Discharge.objects.create(
+            appointment=appt,
+            discharged_at=now,
+            vitals_stable=True,
+            walks_safely=True,
+            pain_controlled=True,
+            by=nurse,
+        )
+        plan = followup_plan_start(appointment=appt, discharge=discharge)
+        # 30 minutes after the end was before discharge; the 60-minute point is 10 minutes from now.
+        assert [f.label for f in plan] == ["1 hour", "2 hours", "4 hours"]
+        assert followup_plan_start(appointment=appt, discharge=discharge) == plan  # idempotent

@@ -18,6 +18,7 @@ from procedures.models.dayof import (
     VitalsEntry,
 )
 from procedures.models.facility import ProcedureRoom, RecoveryBay
+from procedures.models.followup import FollowUp, FollowUpKind, FollowUpStatus
 from procedures.models.medications import DoseIntent, DrugClass, Indication, Medication, PatientMedication
 from procedures.models.patients import ContactChannel, Language, Patient
 from procedures.models.safety import (
@@ -70,6 +71,9 @@ __all__ = [
     "DrugClass",
     "Evidence",
     "ExceptionKind",
+    "FollowUp",
+    "FollowUpKind",
+    "FollowUpStatus",
     "Heartbeat",
     "HoldKind",
     "HoldPlan",

@@ -67,6 +67,12 @@ class ProcedureType(models.Model):
         help_text="Minutes after a diagnostic block at which pain is charted, e.g. [30, 60, 120, 240, 360]. "
         "Empty: no post-block diary.",
     )
+    followup_days = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Days after the procedure at which the patient is asked about pain and relief, "
+        "e.g. [1, 14, 30, 90, 180, 365]. Empty: no check-ins.",
+    )
     active = models.BooleanField(default=True)
     source_note = models.CharField(
         max_length=200, blank=True, help_text="Where the classification comes from, or “clinic setting”."

@@ -284,6 +284,10 @@ CATALOGUE: list[dict] = [
 # clinical-reference.md §7: a post-block diary every 30 minutes up to 6 hours (clinic-configurable per type).
 DIAGNOSTIC_DIARY_MINUTES = [30, 60, 90, 120, 150, 180, 210, 240, 270, 300, 330, 360]
 
+# clinical-reference.md §7 / the reminders issue: check-ins at day 1, week 2 and months 1, 3, 6, 12 after a
+# therapeutic injection (clinic-configurable per procedure type).
+THERAPEUTIC_FOLLOWUP_DAYS = [1, 14, 30, 90, 180, 365]
+
 # clinical-reference.md §5: 15 minutes without sedation, 30 with (institutional; clinic-configurable).
 MONITORING_MINUTES_DEFAULT = 15
 MONITORING_MINUTES_SEDATED_DEFAULT = 30

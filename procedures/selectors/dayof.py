@@ -13,6 +13,9 @@ from procedures.models import (
     Appointment,
     AppointmentStatus,
     ChecklistItem,
+    FollowUp,
+    FollowUpKind,
+    FollowUpStatus,
     HoldPlanLine,
     ItemState,
     ProcedureRecord,
@@ -133,6 +136,7 @@ def free_bays(*, rows: list[BoardRow]) -> QuerySet[RecoveryBay]:
 
 @dataclass
 class AfterCare:
+    followups: list[str]
     resume: list[str]
     sedation: list[str]
     advice: list[str]
@@ -172,7 +176,13 @@ def after_care(*, appointment: Appointment) -> AfterCare:
             f"Do not drive, use machines, drink alcohol or sign important papers until "
             f"{date_format(until, 'g:i A')} on {date_format(until, 'l j F')}.",
         ]
+    followups = [
+        f"{f.label}: {date_format(timezone.localtime(f.due_at), 'l j F Y')}"
+        + (" (how is your pain a few hours after the block?)" if f.kind == FollowUpKind.DIARY else "")
+        for f in FollowUp.objects.filter(appointment=appointment, status=FollowUpStatus.PLANNED).order_by("due_at")
+    ]
     return AfterCare(
+        followups=followups,
         resume=resume,
         sedation=sedation,
         advice=patient_text.AFTER,

@@ -6,6 +6,7 @@ from procedures.rules.catalogue import (
     DIAGNOSTIC_DIARY_MINUTES,
     MONITORING_MINUTES_DEFAULT,
     MONITORING_MINUTES_SEDATED_DEFAULT,
+    THERAPEUTIC_FOLLOWUP_DAYS,
 )
 
 
@@ -19,6 +20,7 @@ def catalogue_seed() -> int:
             "monitoring_minutes": MONITORING_MINUTES_DEFAULT,
             "monitoring_minutes_sedated": MONITORING_MINUTES_SEDATED_DEFAULT,
             "diary_timepoints_minutes": DIAGNOSTIC_DIARY_MINUTES if row["purpose"] == "diagnostic" else [],
+            "followup_days": THERAPEUTIC_FOLLOWUP_DAYS if row["purpose"] == "therapeutic" else [],
             **{k: v for k, v in row.items() if k != "name"},
         }
         _, created = ProcedureType.objects.get_or_create(name=row["name"], defaults=defaults)
