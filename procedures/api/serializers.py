@@ -43,6 +43,7 @@ from procedures.models import (
     SteroidProduct,
     VitalsEntry,
 )
+from procedures.models.dayof import RECORD_DETAIL_FIELDS
 from procedures.models.patients import PATIENT_EDITABLE_FIELDS
 from procedures.selectors.eligibility import eligibility_warnings
 from procedures.selectors.safety import fasting_for
@@ -1037,17 +1038,7 @@ class ProcedureRecordSerializer(serializers.ModelSerializer):
             "started_at",
             "ended_at",
             "earliest_discharge",
-            "baseline_pain",
-            "levels",
-            "side",
-            "approach",
-            "imaging_used",
-            "contrast_ml",
-            "local_anaesthetic",
-            "sedation_given",
-            "sedation_agent",
-            "complications",
-            "notes",
+            *RECORD_DETAIL_FIELDS,
             "recorded_by",
             "steroid_doses",
             "vitals",

@@ -21,6 +21,7 @@ from procedures.models import (
     Side,
     SteroidProduct,
 )
+from procedures.models.dayof import RECORD_DETAIL_FIELDS
 
 DOB_NEEDED = "Type the date of birth the patient gives."
 WHOLE_NUMBER = "Enter {what} as a whole number."
@@ -171,19 +172,7 @@ class ProcedureFinishForm(forms.Form):
     )
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"class": "form-control", "rows": 2}))
 
-    DETAIL_FIELDS = (
-        "baseline_pain",
-        "levels",
-        "side",
-        "approach",
-        "imaging_used",
-        "contrast_ml",
-        "local_anaesthetic",
-        "sedation_given",
-        "sedation_agent",
-        "complications",
-        "notes",
-    )
+    DETAIL_FIELDS = RECORD_DETAIL_FIELDS
 
     def details(self) -> dict:
         data = self.cleaned_data

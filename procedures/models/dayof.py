@@ -15,6 +15,22 @@ class ImagingUsed(models.TextChoices):
     NONE = "none", "None"
 
 
+# What the physician charts about the procedure itself (the page, the API and the service agree on these).
+RECORD_DETAIL_FIELDS = (
+    "baseline_pain",
+    "levels",
+    "side",
+    "approach",
+    "imaging_used",
+    "contrast_ml",
+    "local_anaesthetic",
+    "sedation_given",
+    "sedation_agent",
+    "complications",
+    "notes",
+)
+
+
 class ProcedureRecord(models.Model):
     """What the physician did, charted at the end of the procedure."""
 

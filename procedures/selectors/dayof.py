@@ -179,7 +179,9 @@ def after_care(*, appointment: Appointment) -> AfterCare:
     followups = [
         f"{f.label}: {date_format(timezone.localtime(f.due_at), 'l j F Y')}"
         + (" (how is your pain a few hours after the block?)" if f.kind == FollowUpKind.DIARY else "")
-        for f in FollowUp.objects.filter(appointment=appointment, status=FollowUpStatus.PLANNED).order_by("due_at")
+        for f in FollowUp.objects.filter(appointment=appointment, status=FollowUpStatus.PLANNED).order_by(
+            "due_at"
+        )
     ]
     return AfterCare(
         followups=followups,
