@@ -270,6 +270,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a `source` field with different choices: name each enum after its model's choices.
+    "ENUM_NAME_OVERRIDES": {
+        "PainSourceEnum": "procedures.models.outcomes.PainSource",
+        "DiarySourceEnum": "procedures.models.dayof.DiarySource",
+    },
 }
 
 LOGGING = {

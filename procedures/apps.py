@@ -46,6 +46,7 @@ class ProceduresConfig(AppConfig):
             models.Discharge,
             models.BlockDiaryEntry,
             models.FollowUp,
+            models.PainScore,
             models.WaitlistOffer,
         ):
             auditlog.register(model)
@@ -56,6 +57,8 @@ class ProceduresConfig(AppConfig):
     def _wire_capabilities() -> None:
         """Capabilities plug into the scheduling core here, in one visible place."""
         from procedures.models import AppointmentStatus
+        from procedures.selectors.eligibility import relief_source_register
+        from procedures.selectors.outcomes import documented_relief
         from procedures.selectors.readiness import readiness_rule_register
         from procedures.selectors.safety import earliest_start_for_holds
         from procedures.services.appointments import transition_guard_register
@@ -68,3 +71,4 @@ class ProceduresConfig(AppConfig):
         after_booking_register(hold_plan_after_booking)
         transition_guard_register(to_status=AppointmentStatus.IN_PROCEDURE, guard=checklist_gate)
         after_discharge_register(followup_after_discharge)
+        relief_source_register(documented_relief)

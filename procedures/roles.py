@@ -40,6 +40,8 @@ _CATALOGUE_WRITE = [
 ] + ["change_safetysettings", "view_waitlistentry", "change_waitlistentry"]
 # Everyone who looks after a patient keeps the medication list and the checklist current.
 _CARE_TEAM = [
+    "view_painscore",
+    "add_painscore",
     "view_patientmedication",
     "add_patientmedication",
     "change_patientmedication",

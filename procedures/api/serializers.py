@@ -29,6 +29,8 @@ from procedures.models import (
     LegStrength,
     Medication,
     Numbness,
+    PainScore,
+    PainSource,
     Patient,
     PatientMedication,
     PhysicianProfile,
@@ -1091,3 +1093,38 @@ class RecoveryBoardSerializer(serializers.Serializer):
     now = ClinicDateTimeField(help_text="The server's time the countdowns were computed at.")
     results = RecoveryBoardRowSerializer(many=True, source="rows")
     free_bays = RecoveryBaySerializer(many=True, help_text="Active bays nobody is in.")
+
+
+class PainScoreSerializer(serializers.ModelSerializer):
+    """Pain now, 0–10 (LOINC 72514-3). Integers only: 7.5 or "seven" is refused, not rounded."""
+
+    patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
+    appointment = serializers.PrimaryKeyRelatedField(
+        queryset=Appointment.objects.all(), required=False, allow_null=True
+    )
+    score = serializers.IntegerField(min_value=0, max_value=10)
+    percent_relief = serializers.IntegerField(min_value=0, max_value=100, required=False, allow_null=True)
+    recorded_at = AwareDateTimeField()
+    source = serializers.ChoiceField(choices=PainSource.choices, default=PainSource.CLINIC)
+
+    class Meta:
+        model = PainScore
+        fields = [
+            "id",
+            "patient",
+            "appointment",
+            "score",
+            "percent_relief",
+            "recorded_at",
+            "source",
+            "created_at",
+        ]
+        read_only_fields = ["id", "created_at"]
+
+    def to_internal_value(self, data):
+        # A JSON 7.5 would otherwise be truncated to 7 by IntegerField: refuse anything but a whole number.
+        for name in ("score", "percent_relief"):
+            value = data.get(name) if hasattr(data, "get") else None
+            if isinstance(value, float) and not value.is_integer():
+                raise serializers.ValidationError({name: [f"{name} must be a whole number."]})
+        return super().to_internal_value(data)

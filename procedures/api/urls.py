@@ -17,6 +17,7 @@ router.register("procedure-types", views.ProcedureTypeViewSet, basename="procedu
 router.register("physicians", views.PhysicianViewSet, basename="physician")
 router.register("rooms", views.RoomViewSet, basename="room")
 router.register("appointments", views.AppointmentViewSet, basename="api-appointment")
+router.register("pain-scores", views.PainScoreViewSet, basename="api-pain-score")
 
 urlpatterns = [
     path("slots/", views.SlotListView.as_view(), name="api-slot-list"),

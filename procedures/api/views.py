@@ -31,6 +31,7 @@ from procedures.api.serializers import (
     DischargeInputSerializer,
     ErrorDetailSerializer,
     HoldOverrideSerializer,
+    PainScoreSerializer,
     PatientMedicationCreateSerializer,
     PatientMedicationFilterSerializer,
     PatientMedicationSerializer,
@@ -54,6 +55,7 @@ from procedures.models import (
     ChecklistKind,
     HoldPlan,
     HoldPlanLine,
+    PainScore,
     Patient,
     PatientMedication,
     PhysicianProfile,
@@ -83,6 +85,7 @@ from procedures.services.dayof import (
     vitals_record,
 )
 from procedures.services.medications import patient_medication_add, patient_medication_stop
+from procedures.services.outcomes import OutcomeError, pain_score_record
 from procedures.services.patients import patient_create, patient_update
 from procedures.services.safety import (
     checklist_mark,
@@ -885,3 +888,48 @@ class PatientMedicationViewSet(
         with safety_errors():
             entry = patient_medication_stop(patient_medication_id=entry_id, actor=request.user)
         return Response(PatientMedicationSerializer(entry).data)
+
+
+class PainScoreViewSet(
+    AuditActorMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Pain scores on one timeline per patient. List with `?patient=`; create with `patient`, `score` (0–10),
+    `recorded_at` (not in the future), optional `appointment` and `percent_relief`."""
+
+    serializer_class = PainScoreSerializer
+    queryset = PainScore.objects.all()
+
+    def get_queryset(self):
+        queryset = PainScore.objects.order_by("recorded_at", "id")
+        patient = self.request.query_params.get("patient")
+        if self.action == "list":
+            if not patient or not patient.isdigit():
+                raise ValidationError({"patient": ["Give the patient's id: ?patient=<id>."]})
+            patient_get_for_user(user=self.request.user, patient_id=int(patient))
+            queryset = queryset.filter(patient_id=int(patient))
+        return queryset
+
+    @extend_schema(
+        parameters=[OpenApiParameter("patient", int, required=True, description="The patient's id")]
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        try:
+            serializer.instance = pain_score_record(
+                patient=data["patient"],
+                appointment=data.get("appointment"),
+                score=data["score"],
+                percent_relief=data.get("percent_relief"),
+                recorded_at=data["recorded_at"],
+                source=data["source"],
+                actor=self.request.user,
+            )
+        except OutcomeError as exc:
+            raise ValidationError({exc.field: [str(exc)]}) from exc

@@ -20,6 +20,7 @@ from procedures.models.dayof import (
 from procedures.models.facility import ProcedureRoom, RecoveryBay
 from procedures.models.followup import FollowUp, FollowUpKind, FollowUpStatus
 from procedures.models.medications import DoseIntent, DrugClass, Indication, Medication, PatientMedication
+from procedures.models.outcomes import PainScore, PainSource
 from procedures.models.patients import ContactChannel, Language, Patient
 from procedures.models.safety import (
     ChecklistItem,
@@ -88,6 +89,8 @@ __all__ = [
     "Medication",
     "Numbness",
     "OfferStatus",
+    "PainScore",
+    "PainSource",
     "Patient",
     "PatientMedication",
     "PhysicianProfile",

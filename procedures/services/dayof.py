@@ -15,6 +15,8 @@ from procedures.models import (
     AppointmentStatus,
     BlockDiaryEntry,
     Discharge,
+    PainScore,
+    PainSource,
     ProcedureRecord,
     RecoveryBay,
     SteroidDose,
@@ -22,6 +24,7 @@ from procedures.models import (
     VitalsEntry,
 )
 from procedures.services.appointments import appointment_transition
+from procedures.services.outcomes import pain_score_record
 
 # Charting a few seconds ahead of the server clock is a clock difference, not the future.
 CLOCK_SLACK = timedelta(minutes=1)
@@ -169,6 +172,15 @@ def procedure_start(
         appointment=appointment,
         defaults={"started_at": at, "baseline_pain": baseline_pain, "recorded_by": actor},
     )
+    if baseline_pain is not None:
+        pain_score_record(
+            patient=appointment.patient,
+            appointment=appointment,
+            score=baseline_pain,
+            recorded_at=at,
+            source=PainSource.DAY_OF,
+            actor=actor,
+        )
     return record
 
 
@@ -392,6 +404,18 @@ def diary_record(
             "recorded_at": at,
             "source": source,
             "recorded_by": actor,
+        },
+    )
+    # On the pain timeline at the diary point's own time, so re-charting a point replaces its score.
+    PainScore.objects.update_or_create(
+        appointment=appointment,
+        source=PainSource.DIARY,
+        recorded_at=record.ended_at + timedelta(minutes=minutes_after),
+        defaults={
+            "patient": appointment.patient,
+            "score": pain,
+            "percent_relief": relief_percent,
+            "entered_by": actor,
         },
     )
     peak = max(appointment.diary.values_list("relief_percent", flat=True))
