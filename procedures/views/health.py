@@ -9,7 +9,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from clinic.celery import app as celery_app
-from procedures.models import Heartbeat
+from procedures.selectors.system import heartbeat_last
 
 # A worker is stale after missing this many heartbeats.
 MISSED_BEATS_BEFORE_STALE = 4
@@ -38,7 +38,7 @@ def _broker_state() -> str:
 
 
 def _worker_state() -> dict:
-    beat = Heartbeat.objects.filter(name="worker").values_list("beat_at", flat=True).first()
+    beat = heartbeat_last(name="worker")
     if beat is None:
         return {"state": "unknown", "last_seen": None}
     age = (timezone.now() - beat).total_seconds()
