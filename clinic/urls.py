@@ -16,5 +16,6 @@ urlpatterns = [
     path("api/v1/", include("procedures.api.urls")),
     path("", include("procedures.urls_calendar")),
     path("", include("procedures.urls_dayof")),
+    path("", include("procedures.urls_outcomes")),
     path("", include("procedures.urls")),
 ]

@@ -1,0 +1,82 @@
+"""The pain-over-time chart as inline SVG: coordinates are worked out here, drawn by
+templates/procedures/outcomes/_pain_chart.html (no JavaScript)."""
+
+from datetime import datetime, timedelta
+
+from django import template
+from django.utils import timezone
+
+from procedures.selectors.outcomes import PainTimeline
+
+register = template.Library()
+
+WIDTH, HEIGHT = 800, 320
+LEFT, RIGHT, TOP, BOTTOM = 40, 20, 70, 40  # margins; the top one holds the procedure labels
+PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+
+
+def _procedure_label(appointment) -> str:
+    parts = [appointment.procedure_type.name]
+    if appointment.levels:
+        parts.append(appointment.levels)
+    if appointment.side != "midline":
+        parts.append(appointment.get_side_display().lower())
+    return " · ".join(parts)
+
+
+@register.inclusion_tag("procedures/outcomes/_pain_chart.html")
+def pain_chart(timeline: PainTimeline) -> dict:
+    moments = [p.score.recorded_at for p in timeline.points] + [a.start for a in timeline.procedures]
+    if not moments:
+        return {"empty": True}
+    first, last = min(moments), max(moments)
+    if last - first < timedelta(days=1):
+        first, last = first - timedelta(hours=12), last + timedelta(hours=12)
+    pad = (last - first) * 0.03
+    first, last = first - pad, last + pad
+    span = (last - first).total_seconds()
+
+    def x(moment: datetime) -> float:
+        return round(LEFT + (moment - first).total_seconds() / span * PLOT_W, 1)
+
+    def y(score: int) -> float:
+        return round(TOP + (10 - score) / 10 * PLOT_H, 1)
+
+    points = [
+        {
+            "x": x(p.score.recorded_at),
+            "y": y(p.score.score),
+            "label_y": y(p.score.score) - 9,
+            "score": p.score.score,
+            "relief": p.score.percent_relief,
+            "when": timezone.localtime(p.score.recorded_at),
+        }
+        for p in timeline.points
+    ]
+    markers = [
+        {
+            "x": x(a.start),
+            "label": _procedure_label(a),
+            "when": timezone.localtime(a.start),
+            # Labels alternate between two rows so neighbours overlap less.
+            "label_y": TOP - 28 if i % 2 else TOP - 12,
+        }
+        for i, a in enumerate(timeline.procedures)
+    ]
+    ticks = [{"y": y(s), "score": s} for s in range(0, 11, 2)]
+    local_first, local_last = timezone.localtime(first + pad), timezone.localtime(last - pad)
+    return {
+        "empty": False,
+        "width": WIDTH,
+        "height": HEIGHT,
+        "left": LEFT,
+        "right": WIDTH - RIGHT,
+        "top": TOP,
+        "bottom": HEIGHT - BOTTOM,
+        "points": points,
+        "polyline": " ".join(f"{p['x']},{p['y']}" for p in points),
+        "markers": markers,
+        "ticks": ticks,
+        "first": local_first,
+        "last": local_last,
+    }
