@@ -2,62 +2,19 @@
 thread with its own PostgreSQL connection, and client threads held at a barrier send their POSTs at the
 same instant. Exactly one booking wins; every other caller gets 409 saying what was taken."""
 
-import http.client
-import json
-import threading
 from datetime import time
-from urllib.parse import urlsplit
 
 import pytest
 from rest_framework.authtoken.models import Token
 
 from procedures.models import Appointment, WorkingHours
 from tests.factories import PatientFactory, PhysicianFactory, RoomFactory
+from tests.helpers import post_together
 from tests.scheduling_fixtures import at
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 SIZES = [2, 10]
-
-
-def post_together(live_server, token: str, bodies: list[dict]) -> list[tuple[int, dict]]:
-    """POST every body to /api/v1/appointments/ at once. Each thread connects first and waits at the
-    barrier, so the requests themselves leave together and race inside the server."""
-    url = urlsplit(live_server.url)
-    barrier = threading.Barrier(len(bodies))
-    results: list[tuple[int, dict] | None] = [None] * len(bodies)
-    errors: list[BaseException] = []
-
-    def worker(index: int, body: dict) -> None:
-        connection = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
-        try:
-            connection.connect()
-            barrier.wait(timeout=30)
-            connection.request(
-                "POST",
-                "/api/v1/appointments/",
-                body=json.dumps(body),
-                headers={
-                    "Authorization": f"Token {token}",
-                    "Content-Type": "application/json",
-                    "Accept": "application/json",
-                },
-            )
-            response = connection.getresponse()
-            results[index] = (response.status, json.loads(response.read() or b"{}"))
-        except BaseException as exc:  # reported below; a thread's exception would otherwise vanish
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, body)) for i, body in enumerate(bodies)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=90)
-    assert not errors, errors
-    assert all(result is not None for result in results), results
-    return results  # type: ignore[return-value]
 
 
 def assert_exactly_one_booked(results, *, detail_contains: str) -> None:
@@ -109,7 +66,7 @@ def token(frontdesk) -> str:
 @pytest.mark.parametrize("n", SIZES)
 def test_concurrent_posts_for_the_same_physician_and_time_book_exactly_one(live_server, clinic, token, n):
     bodies = [body(clinic, patient=p, physician=clinic["lee"]) for p in more_patients(clinic, n)]
-    results = post_together(live_server, token, bodies)
+    results = post_together(live_server, token, "/api/v1/appointments/", bodies)
     assert_exactly_one_booked(results, detail_contains="Dr Lee is already booked")
 
 
@@ -119,7 +76,7 @@ def test_concurrent_posts_for_the_same_patient_with_different_physicians_book_ex
 ):
     patient = clinic["patients"][0]
     bodies = [body(clinic, patient=patient, physician=doctor) for doctor in more_physicians(clinic, n)]
-    results = post_together(live_server, token, bodies)
+    results = post_together(live_server, token, "/api/v1/appointments/", bodies)
     assert_exactly_one_booked(results, detail_contains=f"{patient.full_name} already has an appointment")
 
 
@@ -134,5 +91,5 @@ def test_concurrent_posts_for_the_last_recovery_bay_book_exactly_one(live_server
             more_patients(clinic, n), more_physicians(clinic, n), more_rooms(clinic, n), strict=True
         )
     ]
-    results = post_together(live_server, token, bodies)
+    results = post_together(live_server, token, "/api/v1/appointments/", bodies)
     assert_exactly_one_booked(results, detail_contains="Every recovery bay is taken")

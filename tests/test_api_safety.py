@@ -3,12 +3,8 @@ checklist and warnings, and the physician's and nurse's steps. Every refusal say
 400 for bad input, 403 when only a physician may, 404 for an id that is not this appointment's, 409 when
 the appointment or its plan does not allow it now."""
 
-import http.client
-import json
-import threading
 from datetime import date, timedelta
 from decimal import Decimal
-from urllib.parse import urlsplit
 
 import pytest
 from auditlog.models import LogEntry
@@ -51,6 +47,7 @@ from procedures.services.safety import (
     hold_plan_refresh,
 )
 from tests.factories import AppointmentFactory, PatientFactory, ProcedureTypeFactory
+from tests.helpers import post_together
 
 pytestmark = pytest.mark.django_db
 
@@ -792,40 +789,6 @@ class TestPermissions:
             assert getattr(api(user), method)(url, data, format="json").status_code == 403, codename
             group.permissions.add(permission)
         self.assert_nothing_changed(appointment)
-
-
-def post_together(live_server, token: str, url: str, bodies: list[dict]) -> list[tuple[int, dict]]:
-    """POST every body at once through the live server; each request gets its own connection."""
-    address = urlsplit(live_server.url)
-    barrier = threading.Barrier(len(bodies))
-    results: list[tuple[int, dict] | None] = [None] * len(bodies)
-    errors: list[BaseException] = []
-
-    def worker(index: int, body: dict) -> None:
-        conn = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
-        try:
-            conn.connect()
-            barrier.wait(timeout=30)
-            conn.request(
-                "POST",
-                url,
-                body=json.dumps(body),
-                headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
-            )
-            response = conn.getresponse()
-            results[index] = (response.status, json.loads(response.read() or b"{}"))
-        except BaseException as exc:  # reported below; a thread's exception would otherwise vanish
-            errors.append(exc)
-        finally:
-            conn.close()
-
-    threads = [threading.Thread(target=worker, args=(i, body)) for i, body in enumerate(bodies)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=90)
-    assert not errors, errors
-    return results  # type: ignore[return-value]
 
 
 @pytest.mark.postgres

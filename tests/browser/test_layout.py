@@ -7,6 +7,7 @@ from tests.browser.pages import horizontal_overflow, main, wrapped_menu_items
 
 pytestmark = pytest.mark.browser
 
+
 @pytest.mark.parametrize(
     ("device", "username"),
     [
