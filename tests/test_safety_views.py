@@ -692,3 +692,28 @@ class TestProtocolAdmin:
         assert client.get("/admin/procedures/safetysettings/add/").status_code == 403
         assert client.get("/admin/procedures/safetysettings/1/delete/").status_code == 403
         assert ChecklistItem.objects.count() == 0  # nothing else touched
+
+
+def test_a_revoked_override_no_longer_shows_the_appointment_as_ready(client, nurse, physician):
+    """Reopening an item revokes the physician's go-ahead: the page agrees with the gate."""
+    from decimal import Decimal
+
+    from procedures.models import AppointmentStatus, Medication, SafetyOverride, SafetySettings
+    from procedures.services.medications import patient_medication_add
+    from procedures.services.safety import SafetyError, checklist_mark, safety_override
+    from procedures.views.safety import safety_section_context
+    from tests.factories import AppointmentFactory
+
+    SafetySettings.objects.filter(pk=1).update(inr_limit=Decimal("1.5"))
+    appt = AppointmentFactory(status=AppointmentStatus.CHECKED_IN)
+    patient_medication_add(
+        patient_id=appt.patient_id, medication=Medication.objects.get(generic_name="warfarin"), actor=nurse
+    )
+    safety_override(
+        appointment_id=appt.pk, scope=SafetyOverride.Scope.CHECKLIST, actor=physician, reason="Urgent"
+    )
+    assert safety_section_context(appointment=appt, user=physician)["gate"].state == "ready"
+    with pytest.raises(SafetyError, match="above the clinic's limit"):
+        checklist_mark(appointment_id=appt.pk, kind="inr", actor=nurse, value=Decimal("3.2"))
+    gate = safety_section_context(appointment=appt, user=physician)["gate"]
+    assert gate.state == "blocked" and [i.kind for i in gate.blocking] == ["inr"]

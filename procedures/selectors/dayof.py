@@ -20,11 +20,10 @@ from procedures.models import (
     ItemState,
     ProcedureRecord,
     RecoveryBay,
-    SafetyOverride,
     VitalsEntry,
 )
 from procedures.rules import patient_text
-from procedures.selectors.safety import safety_settings
+from procedures.selectors.safety import checklist_overrides_in_force, safety_settings
 from procedures.selectors.schedule import day_bounds
 from procedures.services.dayof import earliest_discharge
 
@@ -49,9 +48,7 @@ def checkin_list(*, day: date) -> list[Arrival]:
             Prefetch("checklist", queryset=ChecklistItem.objects.filter(required=True, state=ItemState.OPEN)),
             Prefetch(
                 "safety_overrides",
-                queryset=SafetyOverride.objects.filter(
-                    scope=SafetyOverride.Scope.CHECKLIST, revoked_at__isnull=True
-                ),
+                queryset=checklist_overrides_in_force(),
                 to_attr="checklist_overrides",
             ),
         )

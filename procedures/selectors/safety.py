@@ -4,6 +4,7 @@ times, fasting times, and the earliest date a patient can be ready."""
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from procedures.models import (
@@ -14,10 +15,17 @@ from procedures.models import (
     Patient,
     PatientMedication,
     ProcedureType,
+    SafetyOverride,
     SafetySettings,
 )
 
 RISK_ORDER = [BleedingRisk.LOW, BleedingRisk.INTERMEDIATE, BleedingRisk.HIGH]
+
+
+def checklist_overrides_in_force() -> QuerySet[SafetyOverride]:
+    """Physicians' go-aheads past open checklist items that still count: one is revoked when its item is
+    reopened. The gate, the check-in list and the appointment page all read them here."""
+    return SafetyOverride.objects.filter(scope=SafetyOverride.Scope.CHECKLIST, revoked_at__isnull=True)
 
 
 def safety_settings() -> SafetySettings:

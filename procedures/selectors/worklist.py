@@ -15,8 +15,8 @@ from procedures.models import (
     HoldPlanLine,
     ItemState,
     PlanStatus,
-    SafetyOverride,
 )
+from procedures.selectors.safety import checklist_overrides_in_force
 from procedures.selectors.schedule import day_bounds
 from procedures.services.safety import OPEN_STATUSES  # appointments whose plan and checklist can change
 
@@ -89,9 +89,9 @@ def safety_worklist(*, now: datetime | None = None, days: int = WORKLIST_DAYS) -
     )
 
     overridden = set(
-        SafetyOverride.objects.filter(
-            scope=SafetyOverride.Scope.CHECKLIST, **{f"appointment__{k}": v for k, v in window.items()}
-        ).values_list("appointment_id", "code")
+        checklist_overrides_in_force()
+        .filter(**{f"appointment__{k}": v for k, v in window.items()})
+        .values_list("appointment_id", "code")
     )
     items = (
         ChecklistItem.objects.filter(

@@ -26,6 +26,7 @@ from procedures.models import (
 )
 from procedures.selectors.eligibility import eligibility_warnings
 from procedures.selectors.safety import (
+    checklist_overrides_in_force,
     effective_risk,
     hold_rule_for,
     hold_times,
@@ -438,9 +439,7 @@ def checklist_mark(
 
 def _revoke_checklist_overrides(appointment: Appointment, kind: str, now: datetime) -> None:
     """An item reopened after a physician went ahead despite it needs a fresh decision."""
-    appointment.safety_overrides.filter(
-        scope=SafetyOverride.Scope.CHECKLIST, code=kind, revoked_at__isnull=True
-    ).update(revoked_at=now)
+    checklist_overrides_in_force().filter(appointment=appointment, code=kind).update(revoked_at=now)
 
 
 def _checklist_mark(*, appointment_id, kind, actor, done, value, note, now) -> tuple[ChecklistItem, str]:
@@ -553,9 +552,7 @@ def checklist_gate(*, appointment: Appointment, actor, reason: str, at: datetime
     if not open_items:
         return
     overridden = set(
-        appointment.safety_overrides.filter(
-            scope=SafetyOverride.Scope.CHECKLIST, revoked_at__isnull=True
-        ).values_list("code", flat=True)
+        checklist_overrides_in_force().filter(appointment=appointment).values_list("code", flat=True)
     )
     still_open = [item for item in open_items if item.kind not in overridden]
     if still_open:

@@ -51,7 +51,7 @@ from procedures.models import (
 )
 from procedures.selectors.eligibility import eligibility_warnings
 from procedures.selectors.instructions import instruction_sheet
-from procedures.selectors.safety import fasting_for, safety_settings
+from procedures.selectors.safety import checklist_overrides_in_force, fasting_for, safety_settings
 from procedures.selectors.schedule import appointment_list_for_patient
 from procedures.selectors.worklist import safety_worklist
 from procedures.services.medications import MedicationError, patient_medication_add, patient_medication_stop
@@ -219,7 +219,9 @@ def safety_section_context(*, appointment: Appointment, user: AbstractBaseUser) 
     )
     items = list(appointment.checklist.select_related("done_by").order_by("id"))
     overrides = list(appointment.safety_overrides.select_related("by").order_by("at"))
-    checklist_overrides = {o.code: o for o in overrides if o.scope == SafetyOverride.Scope.CHECKLIST}
+    checklist_overrides = {
+        o.code: o for o in checklist_overrides_in_force().filter(appointment=appointment).select_related("by")
+    }
     eligibility_overrides = {o.code: o for o in overrides if o.scope == SafetyOverride.Scope.ELIGIBILITY}
     warnings = eligibility_warnings(
         patient=appointment.patient,
