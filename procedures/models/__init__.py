@@ -7,6 +7,7 @@ from procedures.models.catalogue import (
     Purpose,
     SpinalRegion,
 )
+from procedures.models.checkins import CallListItem, CallReason, CheckInResponse
 from procedures.models.dayof import (
     BlockDiaryEntry,
     DiarySource,
@@ -20,6 +21,14 @@ from procedures.models.dayof import (
 from procedures.models.facility import ProcedureRoom, RecoveryBay
 from procedures.models.followup import FollowUp, FollowUpKind, FollowUpStatus
 from procedures.models.medications import DoseIntent, DrugClass, Indication, Medication, PatientMedication
+from procedures.models.messaging import (
+    FINAL_STATUSES,
+    SENT_STATUSES,
+    Channel,
+    Message,
+    MessageKind,
+    MessageStatus,
+)
 from procedures.models.outcomes import PainScore, PainSource
 from procedures.models.patients import ContactChannel, Language, Patient
 from procedures.models.safety import (
@@ -55,12 +64,18 @@ from procedures.models.waitlist import OfferStatus, WaitlistEntry, WaitlistOffer
 __all__ = [
     "ACTIVE_STATUSES",
     "CLOSED_STATUSES",
+    "FINAL_STATUSES",
     "RESCHEDULABLE_STATUSES",
+    "SENT_STATUSES",
     "Appointment",
     "AppointmentStatus",
     "AppointmentTransition",
     "BleedingRisk",
     "BlockDiaryEntry",
+    "CallListItem",
+    "CallReason",
+    "Channel",
+    "CheckInResponse",
     "ChecklistItem",
     "ChecklistKind",
     "ClearanceStatus",
@@ -87,6 +102,9 @@ __all__ = [
     "Language",
     "LegStrength",
     "Medication",
+    "Message",
+    "MessageKind",
+    "MessageStatus",
     "Numbness",
     "OfferStatus",
     "PainScore",

@@ -78,6 +78,9 @@ class Patient(models.Model):
     consent_sms_at = models.DateTimeField(null=True, blank=True)
     consent_email = models.BooleanField("consents to email", default=False)
     consent_email_at = models.DateTimeField(null=True, blank=True)
+    # Set when the patient opts out themselves (STOP by text, the link in an email); consent goes off too.
+    sms_opted_out_at = models.DateTimeField(null=True, blank=True)
+    email_opted_out_at = models.DateTimeField(null=True, blank=True)
     language = models.CharField(max_length=8, choices=Language, default=Language.ENGLISH)
     time_zone = models.CharField(max_length=64, default=_clinic_time_zone, validators=[validate_time_zone])
 
