@@ -2,7 +2,7 @@
 
 import secrets
 import zoneinfo
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -160,6 +160,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(env_int("SPINEDESK_HEARTBEAT_SECONDS", 30)),
     },
     "clear-expired-sessions": {"task": "procedures.tasks.sessions_clear_expired", "schedule": 3600.0},
+    # Sends due reminders and check-ins, and marks unanswered check-ins missed (services/messaging.py).
+    "messages-sweep": {
+        "task": "procedures.tasks.messages_sweep",
+        "schedule": float(env_int("REMINDER_SWEEP_SECONDS", 60)),
+    },
 }
 
 # --- Clinic ---------------------------------------------------------------------------------------
@@ -241,8 +246,46 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "SpineDesk <no-reply@spinedesk.invalid>")
+# console (prints), file (one file per message in SMS_FILE_PATH), twilio, or a dotted path to a backend class.
 SMS_BACKEND = env_str("SMS_BACKEND", "console")
 SMS_FILE_PATH = env_str("SMS_FILE_PATH", str(VAR_DIR / "sms"))
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
+TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
+TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER")
+TWILIO_API_BASE = env_str("TWILIO_API_BASE", "https://api.twilio.com")
+
+# --- Reminders and check-ins ----------------------------------------------------------------------
+# Links in messages point here (the patient opens them on their phone, without logging in).
+SPINEDESK_PUBLIC_URL = env_str("SPINEDESK_PUBLIC_URL", "http://localhost:8000").rstrip("/")
+# Domain part of each email's stable Message-ID (mailboxes drop a second copy with the same id).
+MESSAGE_ID_DOMAIN = env_str("MESSAGE_ID_DOMAIN", "spinedesk.invalid")
+# Where red-flag alerts are emailed (empty: only the in-app urgent call list).
+CLINIC_ALERT_EMAIL = env_str("CLINIC_ALERT_EMAIL")
+# No text messages between these local times in the patient's zone; due ones wait for the morning.
+REMINDER_QUIET_START = env_str("REMINDER_QUIET_START", "21:00")
+REMINDER_QUIET_END = env_str("REMINDER_QUIET_END", "08:00")
+# Clock times (patient's zone) for the hold reminder on a drug's stop day and the day-before message.
+REMINDER_MORNING = env_str("REMINDER_MORNING", "08:00")
+REMINDER_DAY_BEFORE_AT = env_str("REMINDER_DAY_BEFORE_AT", "10:00")
+# "Please confirm" goes this many days before the procedure.
+REMINDER_CONFIRM_DAYS_BEFORE = env_int("REMINDER_CONFIRM_DAYS_BEFORE", 2)
+# An unanswered check-in gets one nudge after this many hours, and is "missed" (staff call list) after that.
+CHECKIN_NUDGE_AFTER_HOURS = env_int("CHECKIN_NUDGE_AFTER_HOURS", 24)
+CHECKIN_MISSED_AFTER_HOURS = env_int("CHECKIN_MISSED_AFTER_HOURS", 48)
+# How long a check-in link works after it was sent.
+CHECKIN_LINK_DAYS = env_int("CHECKIN_LINK_DAYS", 7)
+# A send claimed longer ago than this belongs to a worker that died; the sweep takes it over.
+MESSAGE_SEND_LEASE_SECONDS = env_int("MESSAGE_SEND_LEASE_SECONDS", 300)
+MESSAGE_MAX_ATTEMPTS = env_int("MESSAGE_MAX_ATTEMPTS", 6)
+REMINDER_SWEEP_SECONDS = env_int("REMINDER_SWEEP_SECONDS", 60)
+# Hand a message that is due now (a confirmation) to the workers as the booking commits, instead of
+# waiting for the next sweep. Only latency: the sweep alone guarantees delivery.
+MESSAGE_SEND_AT_ONCE = env_bool("MESSAGE_SEND_AT_ONCE", True)
+for _clock_name in ("REMINDER_QUIET_START", "REMINDER_QUIET_END", "REMINDER_MORNING", "REMINDER_DAY_BEFORE_AT"):
+    try:
+        time.fromisoformat(globals()[_clock_name])
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{_clock_name}={globals()[_clock_name]!r} is not a clock time such as 08:00") from exc
 
 # --- Forms and API --------------------------------------------------------------------------------
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
@@ -274,6 +317,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "PainSourceEnum": "procedures.models.outcomes.PainSource",
         "DiarySourceEnum": "procedures.models.dayof.DiarySource",
+        "AppointmentStatusEnum": "procedures.models.scheduling.AppointmentStatus",
+        "MessageStatusEnum": "procedures.models.messaging.MessageStatus",
+        "MessageKindEnum": "procedures.models.messaging.MessageKind",
+        "MessageChannelEnum": "procedures.models.messaging.Channel",
     },
 }
 

@@ -11,6 +11,9 @@ STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.s
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+SMS_BACKEND = "console"
+# Tests send through the sweep (or a worker they start), never through whatever worker shares the broker.
+MESSAGE_SEND_AT_ONCE = False
 
 # Parallel test runs on one PostgreSQL server (two developers, or CI beside a developer) each get
 # their own test database; scripts/run_tests.py sets the suffix per run.

@@ -48,6 +48,8 @@ class ProceduresConfig(AppConfig):
             models.FollowUp,
             models.PainScore,
             models.WaitlistOffer,
+            models.CheckInResponse,
+            models.CallListItem,
         ):
             auditlog.register(model)
         post_migrate.connect(_sync_roles_after_migrate, sender=self, dispatch_uid="procedures.roles_sync")
@@ -61,14 +63,29 @@ class ProceduresConfig(AppConfig):
         from procedures.selectors.outcomes import documented_relief
         from procedures.selectors.readiness import readiness_rule_register
         from procedures.selectors.safety import earliest_start_for_holds
-        from procedures.services.appointments import transition_guard_register
+        from procedures.services.appointments import transition_applied_register, transition_guard_register
         from procedures.services.booking import after_booking_register
         from procedures.services.dayof import after_discharge_register
         from procedures.services.followup import followup_after_discharge
-        from procedures.services.safety import checklist_gate, hold_plan_after_booking
+        from procedures.services.messaging import (
+            messaging_after_booking,
+            messaging_after_discharge,
+            messaging_after_hold_plan,
+            messaging_after_transition,
+        )
+        from procedures.services.safety import (
+            checklist_gate,
+            hold_plan_after_booking,
+            hold_plan_changed_register,
+        )
 
         readiness_rule_register(earliest_start_for_holds)
         after_booking_register(hold_plan_after_booking)
         transition_guard_register(to_status=AppointmentStatus.IN_PROCEDURE, guard=checklist_gate)
         after_discharge_register(followup_after_discharge)
+        # Reminders follow every change: booking, moves and cancels, the hold plan, discharge, other status moves.
+        after_booking_register(messaging_after_booking)
+        hold_plan_changed_register(messaging_after_hold_plan)
+        after_discharge_register(messaging_after_discharge)
+        transition_applied_register(messaging_after_transition)
         relief_source_register(documented_relief)

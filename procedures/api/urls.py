@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from procedures.api import views
+from procedures.api import messaging, views
 
 # Basenames start with "api-" where the pages already use the name (patient-list, patient-detail,
 # patient-medication-stop): URL names are global, and a shared one makes {% url %} and the API root
@@ -18,6 +18,7 @@ router.register("physicians", views.PhysicianViewSet, basename="physician")
 router.register("rooms", views.RoomViewSet, basename="room")
 router.register("appointments", views.AppointmentViewSet, basename="api-appointment")
 router.register("pain-scores", views.PainScoreViewSet, basename="api-pain-score")
+router.register("messages", messaging.MessageViewSet, basename="api-message")
 
 urlpatterns = [
     path("slots/", views.SlotListView.as_view(), name="api-slot-list"),

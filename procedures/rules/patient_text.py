@@ -109,3 +109,28 @@ RED_FLAGS = [
 EMERGENCY = (
     "If you have severe weakness, cannot control your bladder or bowels, or feel very unwell, call 911."
 )
+
+# The check-in's red-flag questions (clinical-reference.md §8), as code → question. Any "yes" tells the
+# patient at once whom to call and puts them on the urgent call list.
+RED_FLAG_QUESTIONS = {
+    "fever": "Fever or chills (100.5 °F / 38 °C or higher)?",
+    "weakness_numbness": "New numbness or weakness in an arm or leg?",
+    "bowel_bladder": "New trouble controlling your bladder or bowels?",
+    "headache_upright": "A headache that is worse when you sit or stand up?",
+    "stiff_neck": "A stiff neck?",
+    "site_infection": "Redness, warmth, swelling or discharge where the needle went in?",
+    "bleeding": "Bleeding from the needle site that does not stop?",
+    "severe_pain": "Severe pain that keeps getting worse?",
+}
+SIDE_EFFECTS = {
+    "site_soreness": "Soreness where the needle went in",
+    "flushing": "Face flushing or feeling warm",
+    "sleep": "Trouble sleeping",
+    "blood_sugar": "Higher blood sugar than usual",
+    "mood": "Feeling restless or moody",
+    "headache": "A mild headache",
+}
+RED_FLAG_ADVICE = (
+    "Please call us now at {phone}. If you cannot reach us, or you have severe weakness, cannot control your "
+    "bladder or bowels, or feel very unwell, call 911 or go to the nearest emergency department."
+)

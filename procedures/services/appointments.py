@@ -39,6 +39,16 @@ TransitionGuard = Callable[..., None]
 _GUARDS: dict[str, list[TransitionGuard]] = {}
 
 
+# Hooks that follow an applied status change (the message plan), in the same transaction.
+TransitionHook = Callable[..., None]
+_APPLIED: list[TransitionHook] = []
+
+
+def transition_applied_register(hook: TransitionHook) -> None:
+    if hook not in _APPLIED:
+        _APPLIED.append(hook)
+
+
 def transition_guard_register(*, to_status: str, guard: TransitionGuard) -> None:
     guards = _GUARDS.setdefault(to_status, [])
     if guard not in guards:
@@ -92,6 +102,8 @@ def appointment_transition(
         appointment.cancel_reason = reason.strip()
         update_fields.append("cancel_reason")
     appointment.save(update_fields=update_fields)
+    for hook in _APPLIED:
+        hook(appointment=appointment, to_status=to_status)
     return appointment
 
 

@@ -3,6 +3,7 @@ physician), prescriber clearances, the checklist, and the gate before "in proced
 
 The app proposes; clinicians decide. Every physician decision records who and why (audited)."""
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
@@ -194,7 +195,22 @@ def hold_plan_refresh(*, appointment_id: int, now: datetime | None = None) -> Ho
         plan.status, plan.confirmed_by, plan.confirmed_at = PlanStatus.PROPOSED, None, None
     plan.save()
     checklist_refresh(appointment=appointment, now=now)
+    _plan_changed(appointment.pk)
     return plan
+
+
+# Hooks told when a plan's lines (and so the patient's stop days) may have changed: the message plan.
+_PLAN_CHANGED: list[Callable[..., None]] = []
+
+
+def hold_plan_changed_register(hook: Callable[..., None]) -> None:
+    if hook not in _PLAN_CHANGED:
+        _PLAN_CHANGED.append(hook)
+
+
+def _plan_changed(appointment_id: int) -> None:
+    for hook in _PLAN_CHANGED:
+        hook(appointment_id=appointment_id)
 
 
 def hold_plans_refresh_for_patient(*, patient_id: int, now: datetime | None = None) -> int:
@@ -267,6 +283,7 @@ def hold_line_override(
     _line_times(line, plan.appointment)
     line.save()
     checklist_refresh(appointment=plan.appointment)
+    _plan_changed(plan.appointment_id)
     return line
 
 

@@ -22,6 +22,7 @@ from procedures.forms.booking import (
 )
 from procedures.models import Appointment, AppointmentStatus
 from procedures.selectors.eligibility import eligibility_warnings
+from procedures.selectors.messaging import messages_for_appointment
 from procedures.selectors.patients import patient_search
 from procedures.selectors.readiness import patient_earliest_safe_start
 from procedures.selectors.schedule import (
@@ -39,6 +40,7 @@ from procedures.services.booking import (
     appointment_cancel,
     appointment_reschedule,
 )
+from procedures.services.messaging import message_channel
 
 ALTERNATIVES_SHOWN = 16
 
@@ -216,6 +218,12 @@ def _detail_page(
             "waitlist_entries": list(waitlist_entries_for_appointment(appointment_id=appointment.pk)),
             "offers": list(waitlist_offers_freed_by(appointment_id=appointment.pk)),
             "cancel_form": cancel_form or CancelForm(),
+            "appointment_messages": (
+                list(messages_for_appointment(appointment_id=appointment.pk))
+                if request.user.has_perm("procedures.view_message")
+                else None
+            ),
+            "message_channel": message_channel(patient=appointment.patient),
         },
     )
 

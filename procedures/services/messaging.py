@@ -1,0 +1,640 @@
+"""Reminders: each appointment's message plan, and the sweep that sends due messages exactly once.
+
+The plan (`message_plan_sync`) is recomputed whenever the appointment, its hold plan or its follow-ups
+change; rows still planned follow the new plan and rows no longer wanted are cancelled, so nothing stale
+goes out. Sending (`message_send`) is a compare-and-set claim on the row, a check that the message is still
+wanted, the hand-over to the provider and a guarded "sent" mark:
+
+- two workers, two sweeps, or a retried task: only the one whose UPDATE claimed the row sends;
+- a worker that dies mid-send leaves a claim older than the lease; the next sweep takes it over and first
+  asks the provider whether the message was already taken (file and Twilio backends can tell; email keeps
+  one Message-ID, so a mailbox keeps one copy);
+- Redis or the worker down: nothing is lost, the rows stay planned and the next sweep finds them. No task
+  waits on a long ETA; retries back off by minutes."""
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from procedures.integrations.sms import SmsError, SmsTemporaryError, sms_backend
+from procedures.models import (
+    Appointment,
+    AppointmentStatus,
+    CallReason,
+    Channel,
+    FollowUp,
+    FollowUpStatus,
+    HoldKind,
+    HoldPlanLine,
+    Message,
+    MessageKind,
+    MessageStatus,
+    Patient,
+    PlanStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+S = AppointmentStatus
+K = MessageKind
+PRE_PROCEDURE_KINDS = (K.HOLD, K.CONFIRM_REQUEST, K.DAY_BEFORE)
+# Rows the plan does not own: added by the send path (nudges) or by a check-in (staff alerts).
+UNPLANNED_KINDS = (K.NUDGE, K.STAFF_ALERT)
+SWEEP_BATCH = 500
+# A sweep re-enqueues a planned row only when its last enqueue is older than this (a lost task).
+REENQUEUE_AFTER = timedelta(minutes=5)
+RETRY_BASE_SECONDS = 30
+# Backoff stays short: a sweep, not a long ETA, is what brings a message back.
+RETRY_LONGEST = timedelta(minutes=10)
+
+NO_CHANNEL = "No way to reach the patient: no consent to texts or email, opted out, or no number/address."
+NOT_CONFIRMED = "Not sent: a physician has not confirmed the hold plan. Call the patient about {drug}."
+APPOINTMENT_CLOSED = "No longer needed: the appointment is {status}."
+PLAN_CHANGED = "No longer needed: the plan changed."
+ALREADY_ANSWERED = "No longer needed: the patient has answered."
+MISSED_ON_CALL_LIST = "No longer needed: the check-in was missed and is on the staff call list."
+ALREADY_CONFIRMED = "No longer needed: the patient has confirmed."
+NO_ALERT_ADDRESS = "No CLINIC_ALERT_EMAIL set: the alert is on the urgent call list only."
+FOUND_AT_PROVIDER = "The provider had already taken this message before a worker stopped; not sent again."
+
+
+class SendOutcome(StrEnum):
+    SENT = "sent"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+    DEFERRED = "deferred"
+    RETRY = "retry"
+    FAILED = "failed"
+    NOT_CLAIMED = "not_claimed"
+
+
+@dataclass(frozen=True)
+class PlannedMessage:
+    kind: str
+    plan_key: str
+    due_at: datetime
+    followup_id: int | None = None
+
+
+# --- clock helpers ----------------------------------------------------------------------------------
+
+
+def _clock(name: str) -> time:
+    return time.fromisoformat(getattr(settings, name))
+
+
+def _zone(patient: Patient) -> ZoneInfo:
+    return ZoneInfo(patient.time_zone or settings.CLINIC_TIME_ZONE)
+
+
+def _at_local(day: date, clock: time, zone: ZoneInfo) -> datetime:
+    # A wall-clock time on a local day; zoneinfo resolves the DST offset of that very day.
+    return datetime.combine(day, clock, tzinfo=zone)
+
+
+def quiet_until(*, patient: Patient, at: datetime) -> datetime | None:
+    """The end of the patient's quiet hours if `at` falls inside them (their own zone), else None."""
+    zone = _zone(patient)
+    local = at.astimezone(zone)
+    start, end = _clock("REMINDER_QUIET_START"), _clock("REMINDER_QUIET_END")
+    now_clock = local.time()
+    if start <= end:
+        inside = start <= now_clock < end
+        end_day = local.date()
+    else:  # quiet hours span midnight (21:00 → 08:00)
+        inside = now_clock >= start or now_clock < end
+        end_day = local.date() + timedelta(days=1) if now_clock >= start else local.date()
+    return _at_local(end_day, end, zone) if inside else None
+
+
+# --- channel ------------------------------------------------------------------------------------------
+
+
+def message_channel(*, patient: Patient) -> str | None:
+    """The patient's preferred channel when they agreed to it and we have the number or address; else the
+    other agreed one; else None (the clinic phones them)."""
+    usable = []
+    if patient.consent_sms and patient.phone and patient.sms_opted_out_at is None:
+        usable.append(Channel.SMS)
+    if patient.consent_email and patient.email and patient.email_opted_out_at is None:
+        usable.append(Channel.EMAIL)
+    if patient.preferred_channel in usable:
+        return patient.preferred_channel
+    return usable[0] if usable else None
+
+
+# --- the plan ----------------------------------------------------------------------------------------
+
+
+def _hold_due(line: HoldPlanLine, zone: ZoneInfo) -> datetime | None:
+    """Morning of the stop day; for a drug held by the hour, no later than an hour before the last dose."""
+    if not line.hold_hours or line.last_dose_by is None:
+        return None
+    last = line.last_dose_by.astimezone(zone)
+    day = line.last_dose_day or last.date()
+    due = _at_local(day, _clock("REMINDER_MORNING"), zone)
+    by_the_hour = line.hold_kind == HoldKind.HOURS or last.time() != time.min
+    if by_the_hour and line.last_dose_by - timedelta(hours=1) < due:
+        # A last dose before the morning reminder: tell them the day before instead.
+        due = _at_local(day - timedelta(days=1), _clock("REMINDER_DAY_BEFORE_AT"), zone)
+    return due
+
+
+def _desired(
+    appointment: Appointment, *, change: str, now: datetime, existing: dict[str, Message]
+) -> list[PlannedMessage]:
+    zone = _zone(appointment.patient)
+    status = appointment.status
+    if status == S.CANCELLED:
+        return [PlannedMessage(K.CANCELLATION, "cancellation", appointment.status_changed_at)]
+    plan = []
+    # The confirmation belongs to the booking itself: an appointment first planned later (at discharge,
+    # or booked before reminders existed) does not get a belated "you are booked".
+    if status in (S.SCHEDULED, S.CONFIRMED) and (change == "booked" or "confirmation" in existing):
+        confirmation = existing.get("confirmation")
+        plan.append(
+            PlannedMessage(K.CONFIRMATION, "confirmation", confirmation.due_at if confirmation else now)
+        )
+    if change == "rescheduled":
+        # One notice per new time; an earlier one not yet sent is cancelled as stale.
+        plan.append(PlannedMessage(K.RESCHEDULED, f"moved:{appointment.start:%Y%m%dT%H%MZ}", now))
+    if status in (S.SCHEDULED, S.CONFIRMED):
+        local_start = appointment.start.astimezone(zone)
+        lines = HoldPlanLine.objects.filter(plan__appointment=appointment).select_related("medication")
+        for line in lines:
+            due = _hold_due(line, zone)
+            if due is not None and (due > now or line.last_dose_by > now):
+                plan.append(PlannedMessage(K.HOLD, f"hold:{line.medication_id}", max(due, now)))
+        if status == S.SCHEDULED:
+            ask_day = local_start.date() - timedelta(days=settings.REMINDER_CONFIRM_DAYS_BEFORE)
+            ask = _at_local(ask_day, _clock("REMINDER_MORNING"), zone)
+            if ask > appointment.created_at:
+                plan.append(PlannedMessage(K.CONFIRM_REQUEST, "confirm_request", ask))
+        day_before = _at_local(local_start.date() - timedelta(days=1), _clock("REMINDER_DAY_BEFORE_AT"), zone)
+        # Booked after that time, the message still helps if there is an evening to prepare.
+        if day_before > appointment.created_at or appointment.start - now > timedelta(hours=12):
+            plan.append(PlannedMessage(K.DAY_BEFORE, "day_before", max(day_before, appointment.created_at)))
+    if status == S.DISCHARGED:
+        discharge = getattr(appointment, "discharge", None)
+        plan.append(PlannedMessage(K.AFTER_CARE, "after_care", discharge.discharged_at if discharge else now))
+        for followup in appointment.followups.all():
+            if followup.status in (FollowUpStatus.PLANNED, FollowUpStatus.SENT, FollowUpStatus.ANSWERED):
+                plan.append(
+                    PlannedMessage(K.CHECK_IN, f"check_in:{followup.pk}", followup.due_at, followup.pk)
+                )
+    return plan
+
+
+@transaction.atomic
+def message_plan_sync(*, appointment_id: int, change: str = "", now: datetime | None = None) -> list[Message]:
+    """Bring the appointment's planned messages in line with what it needs now. Sent rows stay as history;
+    rows in the middle of a send are left to finish."""
+    now = now or timezone.now()
+    appointment = (
+        Appointment.objects.select_for_update(of=("self",))
+        .select_related("patient", "discharge")
+        .get(pk=appointment_id)
+    )
+    existing = {m.plan_key: m for m in Message.objects.select_for_update().filter(appointment=appointment)}
+    desired = {p.plan_key: p for p in _desired(appointment, change=change, now=now, existing=existing)}
+    for key, message in existing.items():
+        wanted = desired.get(key)
+        if wanted is not None:
+            if message.status == MessageStatus.PLANNED and message.due_at != wanted.due_at:
+                message.due_at, message.enqueued_at = wanted.due_at, None
+                message.save(update_fields=["due_at", "enqueued_at", "updated_at"])
+            elif message.status == MessageStatus.CANCELLED and message.sent_at is None:
+                message.status, message.due_at, message.error = MessageStatus.PLANNED, wanted.due_at, ""
+                message.enqueued_at = None
+                message.save(update_fields=["status", "due_at", "error", "enqueued_at", "updated_at"])
+        elif message.status == MessageStatus.PLANNED and (
+            message.kind not in UNPLANNED_KINDS or appointment.status == S.CANCELLED
+        ):
+            message.status = MessageStatus.CANCELLED
+            message.error = (
+                APPOINTMENT_CLOSED.format(status=appointment.get_status_display().lower())
+                if appointment.status == S.CANCELLED
+                else PLAN_CHANGED
+            )
+            message.save(update_fields=["status", "error", "updated_at"])
+    Message.objects.bulk_create(
+        [
+            Message(
+                patient_id=appointment.patient_id,
+                appointment=appointment,
+                followup_id=p.followup_id,
+                kind=p.kind,
+                plan_key=p.plan_key,
+                due_at=p.due_at,
+            )
+            for key, p in desired.items()
+            if key not in existing
+        ]
+    )
+    due_now = list(
+        Message.objects.filter(
+            appointment=appointment, status=MessageStatus.PLANNED, due_at__lte=now
+        ).values_list("pk", flat=True)
+    )
+    if due_now:
+        # Confirmations and notices go at once rather than at the next sweep; if the broker is down the
+        # sweep still finds them.
+        _enqueue_at_once(due_now)
+    return list(Message.objects.filter(appointment=appointment).order_by("due_at", "id"))
+
+
+def messaging_after_booking(*, appointment: Appointment, change: str) -> None:
+    message_plan_sync(appointment_id=appointment.pk, change=change)
+
+
+def messaging_after_discharge(*, appointment: Appointment, discharge) -> None:
+    message_plan_sync(appointment_id=appointment.pk, change="discharged")
+
+
+def messaging_after_hold_plan(*, appointment_id: int) -> None:
+    message_plan_sync(appointment_id=appointment_id, change="holds")
+
+
+def messaging_after_transition(*, appointment: Appointment, to_status: str) -> None:
+    message_plan_sync(appointment_id=appointment.pk, change=to_status)
+
+
+def message_alert_staff(*, appointment: Appointment, plan_key: str, now: datetime) -> Message:
+    """An urgent email to the clinic about a patient (a red flag); sent by the same sweep."""
+    message, _ = Message.objects.get_or_create(
+        appointment=appointment,
+        plan_key=plan_key,
+        defaults={"patient_id": appointment.patient_id, "kind": K.STAFF_ALERT, "due_at": now},
+    )
+    _enqueue_at_once([message.pk])
+    return message
+
+
+# --- the sweep ---------------------------------------------------------------------------------------
+
+
+def messages_due(*, now: datetime, limit: int = SWEEP_BATCH, for_enqueue: bool = False) -> list[int]:
+    """Planned rows that are due, then claims left behind by a worker that died (older than the lease)."""
+    planned = Message.objects.filter(status=MessageStatus.PLANNED, due_at__lte=now)
+    if for_enqueue:
+        planned = planned.filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - REENQUEUE_AFTER))
+    ids = list(planned.order_by("due_at").values_list("pk", flat=True)[:limit])
+    lease = timedelta(seconds=settings.MESSAGE_SEND_LEASE_SECONDS)
+    stale = Message.objects.filter(status=MessageStatus.SENDING, claimed_at__lt=now - lease)
+    ids += list(stale.order_by("claimed_at").values_list("pk", flat=True)[: max(limit - len(ids), 0)])
+    return ids
+
+
+def _enqueue_at_once(message_ids: list[int]) -> None:
+    if settings.MESSAGE_SEND_AT_ONCE:
+        transaction.on_commit(lambda: messages_enqueue(message_ids=message_ids))
+
+
+def messages_enqueue(*, message_ids: list[int]) -> int:
+    """Hand rows to the Celery workers. A broker that is down loses nothing: the rows stay planned."""
+    from procedures.tasks import message_send as message_send_task
+
+    sent = 0
+    for message_id in message_ids:
+        try:
+            # No publish retries: with the broker down this must not hold up the request that booked.
+            message_send_task.apply_async(args=[message_id], retry=False)
+            sent += 1
+        except Exception:
+            logger.warning("Could not enqueue message %s; the next sweep will.", message_id, exc_info=True)
+            break
+    return sent
+
+
+def messages_enqueue_due(*, now: datetime | None = None) -> int:
+    """The beat sweep: mark missed check-ins, then enqueue every due message once per REENQUEUE_AFTER."""
+    from procedures.services.checkins import followups_mark_missed
+
+    now = now or timezone.now()
+    followups_mark_missed(now=now)
+    ids = messages_due(now=now, for_enqueue=True)
+    if ids:
+        Message.objects.filter(pk__in=ids, status=MessageStatus.PLANNED).update(enqueued_at=now)
+    return messages_enqueue(message_ids=ids)
+
+
+def messages_send_due(*, now: datetime | None = None, limit: int = SWEEP_BATCH) -> dict[str, int]:
+    """The same sweep, sending in this process (manage.py send_due_reminders, and tests)."""
+    from procedures.services.checkins import followups_mark_missed
+
+    now = now or timezone.now()
+    followups_mark_missed(now=now)
+    outcomes: dict[str, int] = {}
+    for message_id in messages_due(now=now, limit=limit):
+        outcome = message_send(message_id=message_id, now=now)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
+
+
+# --- sending one message -----------------------------------------------------------------------------
+
+
+def _claim(message_id: int, now: datetime) -> tuple[Message, datetime | None] | None:
+    """Compare-and-set: the row moves to "sending" with our token only if it is still as we read it."""
+    row = Message.objects.filter(pk=message_id).first()
+    if row is None or row.due_at > now:
+        return None
+    lease = timedelta(seconds=settings.MESSAGE_SEND_LEASE_SECONDS)
+    stale = (
+        row.status == MessageStatus.SENDING and row.claimed_at is not None and row.claimed_at < now - lease
+    )
+    if row.status != MessageStatus.PLANNED and not stale:
+        return None
+    token = uuid.uuid4()
+    won = Message.objects.filter(
+        pk=message_id, status=row.status, attempts=row.attempts, claim_token=row.claim_token
+    ).update(
+        status=MessageStatus.SENDING,
+        claim_token=token,
+        claimed_at=now,
+        attempts=F("attempts") + 1,
+        updated_at=now,
+    )
+    if not won:
+        return None
+    message = Message.objects.select_related("patient", "appointment__patient", "followup").get(pk=message_id)
+    # For a takeover: when the dead worker claimed the row, so the provider can be asked what it took since.
+    return message, (row.claimed_at if stale else None)
+
+
+def _finish(message: Message, *, status: str, error: str = "", now: datetime, **fields) -> bool:
+    """Write the result only if the claim is still ours (a slow worker past its lease lost it)."""
+    updated = Message.objects.filter(pk=message.pk, claim_token=message.claim_token).update(
+        status=status, error=error[:500], claim_token=None, claimed_at=None, updated_at=now, **fields
+    )
+    return bool(updated)
+
+
+def _still_wanted(message: Message, now: datetime) -> tuple[str, str] | None:
+    """(status, reason) when the message must not go out; None when it should."""
+    from procedures.services.checkins import call_item_add
+
+    appointment = message.appointment
+    if message.kind == K.STAFF_ALERT:
+        return (MessageStatus.SKIPPED, NO_ALERT_ADDRESS) if not settings.CLINIC_ALERT_EMAIL else None
+    if appointment.status == S.CANCELLED and message.kind != K.CANCELLATION:
+        return MessageStatus.CANCELLED, APPOINTMENT_CLOSED.format(status="cancelled")
+    if message.kind in PRE_PROCEDURE_KINDS and appointment.status not in (S.SCHEDULED, S.CONFIRMED):
+        return MessageStatus.CANCELLED, APPOINTMENT_CLOSED.format(
+            status=appointment.get_status_display().lower()
+        )
+    if message.kind == K.CONFIRM_REQUEST and appointment.status == S.CONFIRMED:
+        return MessageStatus.CANCELLED, ALREADY_CONFIRMED
+    if message.kind in (K.CHECK_IN, K.NUDGE) and message.followup is not None:
+        if message.followup.status in (FollowUpStatus.ANSWERED, FollowUpStatus.CANCELLED):
+            return MessageStatus.CANCELLED, ALREADY_ANSWERED
+        if message.followup.status == FollowUpStatus.MISSED:
+            return MessageStatus.CANCELLED, MISSED_ON_CALL_LIST
+    if message.kind == K.HOLD:
+        line = (
+            HoldPlanLine.objects.filter(
+                plan__appointment=appointment, medication_id=int(message.plan_key.split(":")[1])
+            )
+            .select_related("plan", "medication")
+            .first()
+        )
+        if line is None or not line.hold_hours:
+            return MessageStatus.CANCELLED, PLAN_CHANGED
+        if line.plan.status != PlanStatus.CONFIRMED:
+            reason = NOT_CONFIRMED.format(drug=line.medication.generic_name)
+            call_item_add(
+                patient=appointment.patient,
+                appointment=appointment,
+                reason=CallReason.HOLD_NOT_SENT,
+                detail=reason,
+                now=now,
+            )
+            return MessageStatus.SKIPPED, reason
+    if message_channel(patient=message.patient) is None:
+        if message.kind in PRE_PROCEDURE_KINDS or message.kind in (K.CONFIRMATION, K.RESCHEDULED):
+            call_item_add(
+                patient=message.patient,
+                appointment=appointment,
+                reason=CallReason.NOT_REACHABLE,
+                detail="Reminders cannot be sent to this patient: phone them with the instructions.",
+                now=now,
+            )
+        return MessageStatus.SKIPPED, NO_CHANNEL
+    return None
+
+
+def _after_sent(message: Message, now: datetime) -> None:
+    if message.kind == K.CHECK_IN and message.followup_id:
+        FollowUp.objects.filter(pk=message.followup_id, status=FollowUpStatus.PLANNED).update(
+            status=FollowUpStatus.SENT
+        )
+        Message.objects.get_or_create(
+            appointment_id=message.appointment_id,
+            plan_key=f"nudge:{message.followup_id}",
+            defaults={
+                "patient_id": message.patient_id,
+                "followup_id": message.followup_id,
+                "kind": K.NUDGE,
+                "due_at": now + timedelta(hours=settings.CHECKIN_NUDGE_AFTER_HOURS),
+            },
+        )
+
+
+def _retry_delay(attempts: int) -> timedelta:
+    return min(timedelta(seconds=RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)), RETRY_LONGEST)
+
+
+def _deliver(message: Message) -> str:
+    """Hand the rendered message to its channel; returns the provider's id."""
+    if message.channel == Channel.EMAIL:
+        from procedures.selectors.messaging import message_email
+
+        email: EmailMultiAlternatives = message_email(message=message)
+        email.send(fail_silently=False)
+        return message.message_id
+    from procedures.patient_links import public_url
+
+    return sms_backend().send(
+        to=message.recipient,
+        body=message.body,
+        key=f"message-{message.pk}",
+        status_callback=public_url("/sms/twilio/status/") if settings.SMS_BACKEND == "twilio" else "",
+    )
+
+
+def _already_taken(message: Message, since: datetime) -> str | None:
+    if message.channel != Channel.SMS or not message.body:
+        return None
+    return sms_backend().lookup(
+        to=message.recipient, body=message.body, key=f"message-{message.pk}", since=since
+    )
+
+
+def message_send(*, message_id: int, now: datetime | None = None) -> SendOutcome:
+    """Send one due message, at most once. Safe to call from any number of workers at the same time."""
+    from procedures.selectors.messaging import message_render
+
+    now = now or timezone.now()
+    claimed = _claim(message_id, now)
+    if claimed is None:
+        return SendOutcome.NOT_CLAIMED
+    message, dead_claim_at = claimed
+
+    if dead_claim_at is not None and message.channel:
+        taken = _already_taken(message, dead_claim_at)
+        if taken:
+            with transaction.atomic():
+                if _finish(
+                    message,
+                    status=MessageStatus.SENT,
+                    error=FOUND_AT_PROVIDER,
+                    now=now,
+                    sent_at=dead_claim_at,
+                    provider_id=taken[:64],
+                ):
+                    _after_sent(message, now)
+            return SendOutcome.SENT
+
+    with transaction.atomic():
+        refusal = _still_wanted(message, now)
+        if refusal is not None:
+            _finish(message, status=refusal[0], error=refusal[1], now=now)
+            return SendOutcome.CANCELLED if refusal[0] == MessageStatus.CANCELLED else SendOutcome.SKIPPED
+
+    if message.kind == K.STAFF_ALERT:
+        channel = Channel.EMAIL
+        recipient = settings.CLINIC_ALERT_EMAIL
+    else:
+        channel = message_channel(patient=message.patient)
+        recipient = message.patient.phone if channel == Channel.SMS else message.patient.email
+    if channel == Channel.SMS:
+        morning = quiet_until(patient=message.patient, at=now)
+        if morning is not None:
+            _finish(
+                message,
+                status=MessageStatus.PLANNED,
+                error=f"Waiting for the morning (quiet hours) until {timezone.localtime(morning):%Y-%m-%d %H:%M}.",
+                now=now,
+                due_at=morning,
+                enqueued_at=None,
+                attempts=F("attempts") - 1,
+            )
+            return SendOutcome.DEFERRED
+
+    # Record what is about to go out before handing it over, so a worker that dies next can be checked.
+    content = message_render(message=message, channel=channel)
+    message.channel, message.recipient = channel, recipient
+    message.subject, message.body = content.subject, content.text
+    message.message_id = f"<message-{message.pk}@{settings.MESSAGE_ID_DOMAIN}>"
+    Message.objects.filter(pk=message.pk, claim_token=message.claim_token).update(
+        channel=channel,
+        recipient=recipient,
+        subject=content.subject[:200],
+        body=content.text,
+        message_id=message.message_id,
+        updated_at=now,
+    )
+    message.updated_at = now
+
+    try:
+        provider_id = _deliver(message)
+    except SmsTemporaryError as exc:
+        return _failed_attempt(message, str(exc), now, temporary=True)
+    except SmsError as exc:
+        return _failed_attempt(message, str(exc), now, temporary=False)
+    except OSError as exc:  # SMTP connection trouble (smtplib errors are OSErrors)
+        return _failed_attempt(message, f"Email could not be sent: {exc}", now, temporary=True)
+
+    with transaction.atomic():
+        if _finish(message, status=MessageStatus.SENT, now=now, sent_at=now, provider_id=provider_id[:64]):
+            _after_sent(message, now)
+    return SendOutcome.SENT
+
+
+def _failed_attempt(message: Message, error: str, now: datetime, *, temporary: bool) -> SendOutcome:
+    from procedures.services.checkins import call_item_add
+
+    if temporary and message.attempts < settings.MESSAGE_MAX_ATTEMPTS:
+        _finish(
+            message,
+            status=MessageStatus.PLANNED,
+            error=f"Attempt {message.attempts} failed, trying again: {error}",
+            now=now,
+            due_at=now + _retry_delay(message.attempts),
+            enqueued_at=None,
+        )
+        return SendOutcome.RETRY
+    with transaction.atomic():
+        _finish(message, status=MessageStatus.FAILED, error=error, now=now)
+        if message.kind != K.STAFF_ALERT:
+            call_item_add(
+                patient=message.patient,
+                appointment=message.appointment,
+                reason=CallReason.NOT_REACHABLE,
+                detail=f"{message.get_kind_display()} could not be sent: {error}"[:500],
+                now=now,
+            )
+    return SendOutcome.FAILED
+
+
+def message_retry_delay(*, message_id: int) -> int:
+    """Seconds until a message released for retry is due again (the task's countdown)."""
+    message = Message.objects.filter(pk=message_id).only("due_at").first()
+    if message is None:
+        return 0
+    return max(int((message.due_at - timezone.now()).total_seconds()), 1)
+
+
+# --- staff actions and provider callbacks -------------------------------------------------------------
+
+
+@transaction.atomic
+def message_resend(*, message_id: int, actor, now: datetime | None = None) -> Message:
+    """Front desk: try a failed or skipped message again now (e.g. after fixing the phone number)."""
+    now = now or timezone.now()
+    message = Message.objects.select_for_update().get(pk=message_id)
+    if message.status not in (MessageStatus.FAILED, MessageStatus.SKIPPED):
+        raise MessagingError(RESEND_ONLY_FAILED)
+    message.status, message.due_at, message.enqueued_at = MessageStatus.PLANNED, now, None
+    message.error = f"Sent again by {actor.get_username() if actor else 'staff'}."
+    message.save(update_fields=["status", "due_at", "enqueued_at", "error", "updated_at"])
+    _enqueue_at_once([message.pk])
+    return message
+
+
+class MessagingError(Exception):
+    pass
+
+
+RESEND_ONLY_FAILED = "Only a failed or unsent message can be sent again."
+
+PROVIDER_STATUS = {
+    "delivered": MessageStatus.DELIVERED,
+    "undelivered": MessageStatus.FAILED,
+    "failed": MessageStatus.FAILED,
+}
+
+
+def message_provider_status(*, provider_id: str, provider_status: str, error: str = "") -> int:
+    """A delivery report from the SMS provider. Only moves forward (sent → delivered or failed)."""
+    new = PROVIDER_STATUS.get(provider_status)
+    if new is None or not provider_id:
+        return 0
+    now = timezone.now()
+    fields = {"status": new, "updated_at": now}
+    if new == MessageStatus.DELIVERED:
+        fields["delivered_at"] = now
+    else:
+        fields["error"] = f"The provider reports it was not delivered ({provider_status}) {error}".strip()[
+            :500
+        ]
+    return Message.objects.filter(provider_id=provider_id, status=MessageStatus.SENT).update(**fields)
