@@ -14,8 +14,10 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/v1/", include("procedures.api.urls")),
+    path("fhir/", include("procedures.urls_fhir")),
     path("", include("procedures.urls_calendar")),
     path("", include("procedures.urls_dayof")),
     path("", include("procedures.urls_outcomes")),
+    path("", include("procedures.urls_messaging")),
     path("", include("procedures.urls")),
 ]

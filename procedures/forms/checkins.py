@@ -34,7 +34,7 @@ class CheckInForm(forms.Form):
         choices=_scale(0, 100, 10),
         coerce=int,
         widget=forms.RadioSelect,
-        error_messages={"required": RELIEF_RANGE, "invalid_choice": RELIEF_RANGE},
+        error_messages={"required": RELIEF_RANGE, "invalid_choice": RELIEF_RANGE.replace("%", "%%")},
     )
     activity_interference = forms.TypedChoiceField(
         label="How much does pain limit your daily activities?",

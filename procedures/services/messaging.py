@@ -299,20 +299,21 @@ def _enqueue_at_once(message_ids: list[int]) -> None:
         transaction.on_commit(lambda: messages_enqueue(message_ids=message_ids))
 
 
-def messages_enqueue(*, message_ids: list[int]) -> int:
-    """Hand rows to the Celery workers. A broker that is down loses nothing: the rows stay planned."""
+def messages_enqueue(*, message_ids: list[int]) -> list[int]:
+    """Hand rows to the Celery workers; returns the ids handed over. A broker that is down loses
+    nothing: the rest stay planned for the next sweep."""
     from procedures.tasks import message_send as message_send_task
 
-    sent = 0
+    handed = []
     for message_id in message_ids:
         try:
             # No publish retries: with the broker down this must not hold up the request that booked.
             message_send_task.apply_async(args=[message_id], retry=False)
-            sent += 1
         except Exception:
             logger.warning("Could not enqueue message %s; the next sweep will.", message_id, exc_info=True)
             break
-    return sent
+        handed.append(message_id)
+    return handed
 
 
 def messages_enqueue_due(*, now: datetime | None = None) -> int:
@@ -321,10 +322,10 @@ def messages_enqueue_due(*, now: datetime | None = None) -> int:
 
     now = now or timezone.now()
     followups_mark_missed(now=now)
-    ids = messages_due(now=now, for_enqueue=True)
-    if ids:
-        Message.objects.filter(pk__in=ids, status=MessageStatus.PLANNED).update(enqueued_at=now)
-    return messages_enqueue(message_ids=ids)
+    handed = messages_enqueue(message_ids=messages_due(now=now, for_enqueue=True))
+    if handed:
+        Message.objects.filter(pk__in=handed, status=MessageStatus.PLANNED).update(enqueued_at=now)
+    return len(handed)
 
 
 def messages_send_due(*, now: datetime | None = None, limit: int = SWEEP_BATCH) -> dict[str, int]:
