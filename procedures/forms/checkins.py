@@ -47,7 +47,7 @@ class CheckInForm(forms.Form):
     side_effects = forms.MultipleChoiceField(
         label="Since the procedure, have you had any of these? (tick any that apply)",
         choices=list(patient_text.SIDE_EFFECTS.items()),
-        widget=forms.CheckboxSelectMultiple,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
         required=False,
         error_messages={"invalid_choice": "That answer is not one of the choices."},
     )

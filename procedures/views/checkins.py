@@ -30,9 +30,10 @@ def _link_problem(request: HttpRequest, error: patient_links.LinkInvalid) -> Htt
 
 def _public(request: HttpRequest, template: str, context: dict, status: int = 200) -> HttpResponse:
     response = render(request, template, {"clinic_phone": settings.CLINIC_PHONE, **context}, status=status)
-    # Links carry the patient's access: keep them out of caches, referrers and search engines.
+    # Links carry the patient's access: keep them out of caches and search engines. (The site-wide
+    # same-origin referrer policy already keeps them from other sites; no-referrer would make browsers
+    # send "Origin: null" with the form, which CSRF protection rightly refuses.)
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
     response["X-Robots-Tag"] = "noindex"
     return response
 
