@@ -246,8 +246,9 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "SpineDesk <no-reply@spinedesk.invalid>")
-# console (prints), file (one file per message in SMS_FILE_PATH), twilio, or a dotted path to a backend class.
-SMS_BACKEND = env_str("SMS_BACKEND", "console")
+# file (one file per message in SMS_FILE_PATH; the default), console (prints), twilio, or a dotted path to a
+# backend class.
+SMS_BACKEND = env_str("SMS_BACKEND", "file")
 SMS_FILE_PATH = env_str("SMS_FILE_PATH", str(VAR_DIR / "sms"))
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")

@@ -1,7 +1,12 @@
 """Staff roles are Django groups; what each may do is the set of model permissions below.
 Pages and API endpoints check permissions, never group names, so a clinic can adjust a role in the admin."""
 
+from typing import TYPE_CHECKING
+
 from django.db import models
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 
 class Role(models.TextChoices):
@@ -70,14 +75,11 @@ _DAY_OF_NURSING = [
     "view_followup",
 ]
 
-# Who may read the physician outcomes dashboard (/outcomes/, its CSV, /api/v1/outcomes/): holding any one of
-# these. Only physicians (they chart procedures) and clinic admins (they keep the clinic settings) do, so the
-# rule needs no new permission row, and therefore no migration, for now. When a migration adds
-# procedures.view_outcomes_dashboard (a Meta permission), list it here alone and give it to both roles.
-OUTCOMES_DASHBOARD_PERMISSIONS = ("procedures.add_procedurerecord", "procedures.change_safetysettings")
+# Every patient's results at once: physicians and clinic admins (the dashboard page, CSV and API).
+OUTCOMES_DASHBOARD_PERMISSIONS = ("procedures.view_outcomes_dashboard",)
 
 
-def outcomes_dashboard_allowed(user) -> bool:
+def outcomes_dashboard_allowed(user: "AbstractBaseUser | AnonymousUser") -> bool:
     return user.is_authenticated and any(user.has_perm(name) for name in OUTCOMES_DASHBOARD_PERMISSIONS)
 
 
@@ -117,6 +119,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "add_appointment",
         "change_appointment",
         "overbook_physician",
+        "view_outcomes_dashboard",
     ],
     Role.CLINIC_ADMIN: [
         *_CATALOGUE_READ,
@@ -133,6 +136,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "add_appointment",
         "change_appointment",
         "view_heartbeat",
+        "view_outcomes_dashboard",
         "change_message",
         # Staff accounts, unlocking locked-out logins, and reading the audit trail.
         "auth.view_user",

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from procedures.api import messaging, views
+from procedures.api import messaging, outcomes, views
 
 # Basenames start with "api-" where the pages already use the name (patient-list, patient-detail,
 # patient-medication-stop): URL names are global, and a shared one makes {% url %} and the API root
@@ -23,5 +23,6 @@ router.register("messages", messaging.MessageViewSet, basename="api-message")
 urlpatterns = [
     path("slots/", views.SlotListView.as_view(), name="api-slot-list"),
     path("recovery-board/", views.RecoveryBoardView.as_view(), name="api-recovery-board"),
+    path("outcomes/", outcomes.OutcomesDashboardView.as_view(), name="api-outcomes"),
     *router.urls,
 ]

@@ -1,11 +1,19 @@
-"""The clinic pain-score form on the pain timeline. It only parses what was typed; the range and date rules
-are the service's (procedures.services.outcomes), whose messages are shown next to the field."""
+"""The clinic pain-score form on the pain timeline, and the outcomes dashboard's filters. The pain-score
+form only parses what was typed; the range and date rules are the service's (procedures.services.outcomes),
+whose messages are shown next to the field."""
 
 from django import forms
 from django.utils import timezone
 
-from procedures.forms.booking import ClinicDateTimeField
-from procedures.models import Appointment, AppointmentStatus, Patient
+from procedures.forms.booking import NO_SUCH_CHOICE, RANGE_BACKWARDS, ClinicDateField, ClinicDateTimeField
+from procedures.models import (
+    Appointment,
+    AppointmentStatus,
+    Patient,
+    PhysicianProfile,
+    ProcedureType,
+    SpinalRegion,
+)
 
 WHOLE_NUMBER = "Enter {what} as a whole number."
 
@@ -50,3 +58,63 @@ class PainScoreForm(forms.Form):
             + (f" {a.levels}" if a.levels else "")
             + (f" ({a.get_side_display().lower()})" if a.side != "midline" else "")
         )
+
+
+class OutcomesFilterForm(forms.Form):
+    """The dashboard's filters, from the address bar (the page, its CSV link). Every one is optional."""
+
+    procedure_type = forms.ModelChoiceField(
+        label="Procedure type",
+        queryset=ProcedureType.objects.order_by("name"),
+        required=False,
+        empty_label="All procedure types",
+        error_messages={"invalid_choice": NO_SUCH_CHOICE.format(thing="procedure type")},
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )
+    region = forms.ChoiceField(
+        label="Spinal region",
+        choices=[("", "All regions"), *SpinalRegion.choices],
+        required=False,
+        error_messages={"invalid_choice": "“%(value)s” is not a spinal region: choose one from the list."},
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )
+    physician = forms.ModelChoiceField(
+        label="Physician",
+        queryset=PhysicianProfile.objects.order_by("display_name"),
+        required=False,
+        empty_label="All physicians",
+        error_messages={"invalid_choice": NO_SUCH_CHOICE.format(thing="physician")},
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )
+    date_from = ClinicDateField(
+        label="From",
+        required=False,
+        widget=forms.DateInput(
+            attrs={"type": "date", "class": "form-control form-control-sm"}, format="%Y-%m-%d"
+        ),
+    )
+    date_to = ClinicDateField(
+        label="To",
+        required=False,
+        widget=forms.DateInput(
+            attrs={"type": "date", "class": "form-control form-control-sm"}, format="%Y-%m-%d"
+        ),
+    )
+
+    def clean(self):
+        data = super().clean()
+        date_from, date_to = data.get("date_from"), data.get("date_to")
+        if date_from and date_to and date_to < date_from:
+            self.add_error("date_to", RANGE_BACKWARDS.format(date_to=date_to, date_from=date_from))
+        return data
+
+    def dashboard_filters(self) -> dict:
+        """The cleaned filters as outcomes_dashboard's arguments."""
+        data = self.cleaned_data
+        return {
+            "procedure_type_id": data["procedure_type"].pk if data.get("procedure_type") else None,
+            "region": data.get("region") or None,
+            "physician_id": data["physician"].pk if data.get("physician") else None,
+            "start": data.get("date_from"),
+            "end": data.get("date_to"),
+        }

@@ -33,6 +33,7 @@ class PainScore(models.Model):
 
     class Meta:
         ordering = ["recorded_at", "id"]
+        permissions = [("view_outcomes_dashboard", "Can view the outcomes dashboard (all patients' results)")]
         indexes = [models.Index(fields=["patient", "recorded_at"], name="pain_patient_time_idx")]
         constraints = [
             models.CheckConstraint(condition=Q(score__lte=10), name="pain_score_0_10"),

@@ -162,7 +162,7 @@ def _whole(value, low: int, high: int, message: str, name: str) -> int:
 
 def checkin_open(*, followup: FollowUp) -> str | None:
     """Why a check-in cannot be answered, in words for the patient; None when it can."""
-    if hasattr(followup, "response"):
+    if hasattr(followup, "response") or followup.status == FollowUpStatus.ANSWERED:
         return ALREADY_ANSWERED
     if (
         followup.status == FollowUpStatus.CANCELLED

@@ -1,6 +1,7 @@
 """The demo clinic that `make run` loads: staff logins, rooms, bays, the catalogue, patients and a few
 weeks of procedures around today. Loaded once; running it again adds nothing twice."""
 
+import random
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -15,12 +16,18 @@ from procedures.models import (
     AppointmentStatus,
     ChecklistKind,
     ClearanceStatus,
+    FollowUp,
+    FollowUpKind,
+    FollowUpStatus,
     HoldKind,
     HoldPlan,
     ItemState,
     Medication,
+    PainScore,
+    PainSource,
     Patient,
     PhysicianProfile,
+    ProcedureRecord,
     ProcedureRoom,
     ProcedureType,
     RecoveryBay,
@@ -33,6 +40,7 @@ from procedures.services.booking import BookingConflict, BookingInvalid, Booking
 from procedures.services.catalogue import catalogue_seed
 from procedures.services.dayof import appointment_check_in, procedure_finish, procedure_start, vitals_record
 from procedures.services.medications import patient_medication_add
+from procedures.services.messaging import messages_held, messages_send_due
 from procedures.services.protocol import protocol_seed
 from procedures.services.roles import roles_sync
 from procedures.services.safety import (
@@ -372,10 +380,142 @@ def _complete_checklist(appt: Appointment) -> None:
         )
 
 
+# Procedures done in the months before the demo's fortnight, with the check-ins a clinic would have by now,
+# so that the outcomes dashboard has something to show: every ninth day from about seven months ago to three
+# weeks ago, two procedures for each physician.
+HISTORY_DAYS_AGO = range(222, 20, -9)
+HISTORY_TYPES = [
+    # name, typical relief (%) at two weeks, relief lost per day after that
+    ("Lumbar transforaminal ESI", 55, 0.3),
+    ("Lumbar radiofrequency ablation", 70, 0.15),
+    ("Sacroiliac joint injection", 50, 0.35),
+    ("Cervical interlaminar ESI", 45, 0.3),
+    ("Lumbar facet joint injection", 40, 0.4),
+]
+HISTORY_CHECK_INS = [(14, "Week 2"), (30, "Month 1"), (90, "Month 3"), (180, "Month 6")]
+HISTORY_COMPLICATION = "Vasovagal episode, resolved lying flat"
+
+
+def _history(*, today: date, physicians: list[PhysicianProfile], patients: list[Patient]) -> int:
+    """Done procedures with their records, pain scores and follow-up points, written in bulk (as the scale
+    seed does) and consistent by construction: each physician has two procedures two hours apart, the first
+    two physicians in their own rooms in the morning, the third in the first room in the afternoon, each
+    with their own bay, and no patient twice on one day. Outcomes are drawn from a fixed seed."""
+    rng = random.Random(7)
+    tz = timezone.get_default_timezone()
+    now = timezone.now()
+    types = [
+        (ProcedureType.objects.get(name=name), relief, fade)
+        for name, relief, fade in HISTORY_TYPES
+        if ProcedureType.objects.filter(name=name).exists()
+    ]
+    rooms = list(ProcedureRoom.objects.filter(has_fluoroscopy=True).order_by("name")[:2])
+    bays = list(RecoveryBay.objects.order_by("name")[: len(physicians)])
+    if not types or len(rooms) < 2 or len(bays) < len(physicians):
+        return 0
+    planned = []
+    for day_index, days_ago in enumerate(HISTORY_DAYS_AGO):
+        day = today - timedelta(days=days_ago)
+        if day.weekday() >= 5:
+            day -= timedelta(days=day.weekday() - 4)  # the Friday before: the clinic is closed at weekends
+        for p_index, physician in enumerate(physicians):
+            first_hour = 13 if p_index >= 2 else 8
+            for slot in range(2):
+                ptype, relief, fade = types[(day_index + p_index * 2 + slot) % len(types)]
+                patient = patients[(day_index * 7 + p_index * 2 + slot) % len(patients)]
+                start = datetime.combine(day, time(first_hour + 2 * slot), tzinfo=tz)
+                end = start + timedelta(minutes=ptype.procedure_minutes)
+                room = rooms[p_index % 2]
+                planned.append(
+                    (
+                        Appointment(
+                            patient=patient,
+                            procedure_type=ptype,
+                            physician=physician,
+                            room=room,
+                            recovery_bay=bays[p_index],
+                            start=start,
+                            end=end,
+                            room_until=end + timedelta(minutes=room.turnover_minutes),
+                            monitoring_until=end + timedelta(minutes=ptype.monitoring_minutes),
+                            side="bilateral" if ptype.family == "facet_rfa" else "midline",
+                            levels="L4-L5" if ptype.spinal_region == "lumbar" else "",
+                            status=AppointmentStatus.DISCHARGED,
+                            status_changed_at=end + timedelta(minutes=ptype.monitoring_minutes),
+                        ),
+                        relief,
+                        fade,
+                    )
+                )
+    appointments = Appointment.objects.bulk_create([appointment for appointment, _, _ in planned])
+    records, scores, followups = [], [], []
+    for appointment, (_, relief, fade) in zip(appointments, planned, strict=True):
+        baseline = rng.randint(5, 9)
+        records.append(
+            ProcedureRecord(
+                appointment=appointment,
+                started_at=appointment.start,
+                ended_at=appointment.end,
+                baseline_pain=baseline,
+                levels=appointment.levels,
+                side=appointment.side,
+                imaging_used="fluoroscopy",
+                local_anaesthetic="lidocaine 1% 3 mL",
+                complications=HISTORY_COMPLICATION if rng.random() < 0.04 else "",
+            )
+        )
+        scores.append(
+            PainScore(
+                patient=appointment.patient,
+                appointment=appointment,
+                score=baseline,
+                recorded_at=appointment.start,
+                source=PainSource.DAY_OF,
+            )
+        )
+        # Some patients do well, some do not; relief then fades.
+        own_relief = relief + rng.randint(-35, 30)
+        for days, label in HISTORY_CHECK_INS:
+            due = appointment.end + timedelta(days=days)
+            if due > now:
+                status = FollowUpStatus.PLANNED
+            elif due > now - timedelta(days=3):
+                status = FollowUpStatus.SENT
+            else:
+                status = FollowUpStatus.ANSWERED if rng.random() < 0.8 else FollowUpStatus.MISSED
+            followups.append(
+                FollowUp(
+                    appointment=appointment,
+                    kind=FollowUpKind.CHECK_IN,
+                    label=label,
+                    due_at=due,
+                    status=status,
+                )
+            )
+            if status != FollowUpStatus.ANSWERED:
+                continue
+            percent = max(0, min(100, round(own_relief - fade * (days - 14) + rng.randint(-10, 10))))
+            scores.append(
+                PainScore(
+                    patient=appointment.patient,
+                    appointment=appointment,
+                    score=round(baseline * (100 - percent) / 100),
+                    # A clinic entry now and then gives the score alone; the dashboard works the relief out.
+                    percent_relief=None if rng.random() < 0.15 else percent,
+                    recorded_at=due + timedelta(hours=rng.randint(1, 30)),
+                    source=PainSource.CHECK_IN,
+                )
+            )
+    ProcedureRecord.objects.bulk_create(records)
+    PainScore.objects.bulk_create(scores)
+    FollowUp.objects.bulk_create(followups)
+    return len(appointments)
+
+
 @transaction.atomic
 def demo_seed(*, today: date | None = None) -> dict[str, int]:
     # Demo rows are not anyone's clinical activity: keep them out of the audit trail (and fast).
-    with disable_auditlog():
+    with disable_auditlog(), messages_held():
         return _demo_seed(today=today or timezone.localdate())
 
 
@@ -398,4 +538,16 @@ def _demo_seed(*, today: date) -> dict[str, int]:
         _medications(patients)
         actor = get_user_model().objects.get(username="frontdesk")
         appointments = _appointments(today=today, physicians=physicians, patients=patients, actor=actor)
-    return {"procedure_types_added": added_types, "appointments_added": appointments}
+    history_from = datetime.combine(
+        today - timedelta(days=HISTORY_DAYS_AGO.stop), time(), tzinfo=timezone.get_default_timezone()
+    )
+    if not Appointment.objects.filter(patient__in=patients, start__lt=history_from).exists():
+        appointments += _history(today=today, physicians=physicians, patients=patients)
+    # The demo's bookings are made "now", so their confirmations are due at once: send them here (to the
+    # file backends of a local run) rather than leave the first minutes of `make run` a backlog.
+    sent = messages_send_due(limit=10_000)
+    return {
+        "procedure_types_added": added_types,
+        "appointments_added": appointments,
+        "messages_sent": sent.get("sent", 0),
+    }

@@ -14,6 +14,9 @@ wanted, the hand-over to the provider and a guarded "sent" mark:
 
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -185,7 +188,8 @@ def _desired(
             plan.append(PlannedMessage(K.DAY_BEFORE, "day_before", max(day_before, appointment.created_at)))
     if status == S.DISCHARGED:
         discharge = getattr(appointment, "discharge", None)
-        plan.append(PlannedMessage(K.AFTER_CARE, "after_care", discharge.discharged_at if discharge else now))
+        if discharge is not None:
+            plan.append(PlannedMessage(K.AFTER_CARE, "after_care", discharge.discharged_at))
         for followup in appointment.followups.all():
             if followup.status in (FollowUpStatus.PLANNED, FollowUpStatus.SENT, FollowUpStatus.ANSWERED):
                 plan.append(
@@ -294,8 +298,21 @@ def messages_due(*, now: datetime, limit: int = SWEEP_BATCH, for_enqueue: bool =
     return ids
 
 
+_held = ContextVar("messages_held", default=False)
+
+
+@contextmanager
+def messages_held() -> Iterator[None]:
+    """Plan without handing due messages to the workers at once (bulk jobs that send in-process after)."""
+    token = _held.set(True)
+    try:
+        yield
+    finally:
+        _held.reset(token)
+
+
 def _enqueue_at_once(message_ids: list[int]) -> None:
-    if settings.MESSAGE_SEND_AT_ONCE:
+    if settings.MESSAGE_SEND_AT_ONCE and not _held.get():
         transaction.on_commit(lambda: messages_enqueue(message_ids=message_ids))
 
 

@@ -1,16 +1,35 @@
-"""Outcome pages: one patient's pain over time (with a clinic entry form) and the facet RFA pathway board."""
+"""Outcome pages: one patient's pain over time (with a clinic entry form), the facet RFA pathway board, and
+the physician outcomes dashboard with its CSV. The dashboard's charts are inline SVG whose coordinates are
+worked out here (no JavaScript)."""
+
+import csv
+from math import ceil
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from procedures.access import patient_get_for_user
-from procedures.forms.outcomes import PainScoreForm
-from procedures.models import PainSource
-from procedures.selectors.outcomes import pain_timeline, rfa_pathway
+from procedures.forms.outcomes import OutcomesFilterForm, PainScoreForm
+from procedures.models import PainSource, SpinalRegion
+from procedures.roles import outcomes_dashboard_allowed
+from procedures.selectors.outcomes import (
+    LASTING_RELIEF_PERCENT,
+    MODERATE_NRS_DROP,
+    MODERATE_RELIEF_PERCENT,
+    OUTCOME_WINDOWS,
+    SUBSTANTIAL_RELIEF_PERCENT,
+    Dashboard,
+    OutcomeGroup,
+    ReliefDuration,
+    outcomes_dashboard,
+    pain_timeline,
+    rfa_pathway,
+)
 from procedures.services.outcomes import OutcomeError, pain_score_record
 
 
@@ -50,4 +69,251 @@ def pain_timeline_view(request: HttpRequest, patient_id: int) -> HttpResponse:
 @permission_required("procedures.view_appointment", raise_exception=True)
 def rfa_pathway_view(request: HttpRequest) -> HttpResponse:
     board = rfa_pathway(today=timezone.localdate())
-    return render(request, "procedures/outcomes/rfa_pathway.html", {"board": board})
+    return render(
+        request,
+        "procedures/outcomes/rfa_pathway.html",
+        {"board": board, "can_view_dashboard": outcomes_dashboard_allowed(request.user)},
+    )
+
+
+# --- Physician outcomes dashboard --------------------------------------------------------------------
+
+CHART_WIDTH, CHART_HEIGHT = 640, 260
+CHART_LEFT, CHART_RIGHT, CHART_TOP, CHART_BOTTOM = 44, 16, 24, 52  # margins; the bottom one holds the labels
+PLOT_W, PLOT_H = CHART_WIDTH - CHART_LEFT - CHART_RIGHT, CHART_HEIGHT - CHART_TOP - CHART_BOTTOM
+CSV_DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _require_dashboard(user: AbstractBaseUser | AnonymousUser) -> None:
+    if not outcomes_dashboard_allowed(user):
+        raise PermissionDenied
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f}%" if whole else "—"
+
+
+def _y(share: float) -> float:
+    return round(CHART_TOP + (1 - share) * PLOT_H, 1)
+
+
+def _gridlines() -> list[dict]:
+    return [{"y": _y(share / 100), "label": f"{share}%"} for share in range(0, 101, 25)]
+
+
+def _chart_frame() -> dict:
+    return {
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+        "left": CHART_LEFT,
+        "right": CHART_WIDTH - CHART_RIGHT,
+        "top": CHART_TOP,
+        "bottom": CHART_HEIGHT - CHART_BOTTOM,
+        "gridlines": _gridlines(),
+    }
+
+
+def _responder_chart(group: OutcomeGroup) -> dict:
+    """Two bars per timepoint (≥ 50 % relief; ≥ 30 % or ≥ 2 points), each labelled with its rate and n/N."""
+    slot = PLOT_W / len(group.responders)
+    bar = min(slot / 3, 48)
+    bars, labels = [], []
+    for index, rate in enumerate(group.responders):
+        centre = CHART_LEFT + slot * (index + 0.5)
+        for left, kind, count in (
+            (centre - bar - 2, "substantial", rate.substantial),
+            (centre + 2, "moderate", rate.moderate),
+        ):
+            top = _y(count / rate.assessed if rate.assessed else 0.0)
+            bars.append(
+                {
+                    "kind": kind,
+                    "x": round(left, 1),
+                    "y": top,
+                    "width": round(bar, 1),
+                    "height": round(CHART_TOP + PLOT_H - top, 1),
+                    "label": _percent(count, rate.assessed),
+                    "label_x": round(left + bar / 2, 1),
+                    "label_y": top - 4,
+                    "title": f"{rate.timepoint.label}: {count} of {rate.assessed}",
+                }
+            )
+        labels.append(
+            {
+                "x": round(centre, 1),
+                "timepoint": rate.timepoint.label,
+                "detail": f"days {rate.timepoint.days} · n = {rate.assessed}",
+            }
+        )
+    return {**_chart_frame(), "bars": bars, "labels": labels}
+
+
+def _km_chart(relief: ReliefDuration) -> dict:
+    """The product-limit estimate as a step line from 100 % on day 0, a tick at each censored report."""
+    last_day = max((step.day for step in relief.steps), default=0.0)
+    # Room after the last day, so a drop or tick there does not sit on the frame.
+    span = max(30, ceil((last_day + 1) / 30) * 30)
+
+    def x(day: float) -> float:
+        return round(CHART_LEFT + day / span * PLOT_W, 1)
+
+    path = [f"M{x(0)},{_y(1.0)}"]
+    ticks = []
+    survival = 1.0
+    for step in relief.steps:
+        path.append(f"H{x(step.day)}")
+        if step.events:
+            survival = step.survival
+            path.append(f"V{_y(survival)}")
+        if step.censored:
+            ticks.append({"x": x(step.day), "y": _y(survival)})
+    median = relief.median_days
+    return {
+        **_chart_frame(),
+        "path": " ".join(path),
+        "censor_ticks": ticks,
+        "half_y": _y(0.5),
+        "median_x": x(median) if median is not None else None,
+        "median_label": f"median {median:.0f} days" if median is not None else "",
+        # Near the right edge the label goes to the left of its line.
+        "median_label_end": median is not None and x(median) > CHART_WIDTH - CHART_RIGHT - 110,
+        "axis": [{"x": x(day), "day": day} for day in range(0, span + 1, 30 if span <= 240 else 60)],
+        "steps": [
+            {
+                "day": step.day,
+                "at_risk": step.at_risk,
+                "events": step.events,
+                "censored": step.censored,
+                "survival": f"{100 * step.survival:.0f}%",
+            }
+            for step in relief.steps
+        ],
+    }
+
+
+def _filter_summary(form: OutcomesFilterForm) -> str:
+    data = form.cleaned_data
+    parts = [
+        data["procedure_type"].name if data.get("procedure_type") else "",
+        SpinalRegion(data["region"]).label if data.get("region") else "",
+        data["physician"].display_name if data.get("physician") else "",
+    ]
+    if data.get("date_from") or data.get("date_to"):
+        parts.append(f"{data.get('date_from') or '…'} to {data.get('date_to') or '…'}")
+    return " · ".join(part for part in parts if part) or "All procedures done"
+
+
+def outcomes_dashboard_view(request: HttpRequest) -> HttpResponse:
+    _require_dashboard(request.user)
+    form = OutcomesFilterForm(request.GET)
+    context: dict = {"form": form, "windows": OUTCOME_WINDOWS}
+    if form.is_valid():
+        dashboard = outcomes_dashboard(**form.dashboard_filters())
+        context |= {
+            "dashboard": dashboard,
+            "summary": _filter_summary(form),
+            "responder_chart": _responder_chart(dashboard.total),
+            "km_chart": _km_chart(dashboard.total.relief),
+            "csv_query": request.GET.urlencode(),
+            "thresholds": {
+                "substantial": SUBSTANTIAL_RELIEF_PERCENT,
+                "moderate": MODERATE_RELIEF_PERCENT,
+                "points": MODERATE_NRS_DROP,
+                "lasting": LASTING_RELIEF_PERCENT,
+            },
+        }
+    return render(request, "procedures/outcomes/dashboard.html", context)
+
+
+def _csv_cell(value) -> str:
+    text = "" if value is None else str(value)
+    # A name typed by a clinic admin must not run as a formula in a spreadsheet.
+    return f"'{text}" if text.startswith(CSV_DANGEROUS_START) else text
+
+
+def _rate(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.1f}"
+
+
+def dashboard_csv_rows(dashboard: Dashboard) -> list[list[str]]:
+    """The dashboard as a table: a header, one row per procedure type, then the total."""
+    header = ["group", "procedure_type_id", "spinal_region", "procedures_done", "baseline_n", "baseline_mean"]
+    for t in dashboard.windows:
+        header += [
+            f"{t.key}_window_days",
+            f"{t.key}_with_score",
+            f"{t.key}_assessed",
+            f"{t.key}_no_score",
+            f"{t.key}_no_score_window_open",
+            f"{t.key}_relief_50_n",
+            f"{t.key}_relief_50_percent",
+            f"{t.key}_relief_30_or_2_points_n",
+            f"{t.key}_relief_30_or_2_points_percent",
+        ]
+    header += [
+        "km_followed",
+        "km_relief_lost",
+        "km_censored",
+        "km_no_report",
+        "km_median_days",
+        "followups_answered",
+        "followups_missed",
+        "followups_sent_overdue",
+        "followup_completion_percent",
+        "complications",
+        "complication_percent",
+    ]
+    rows = [header]
+    for group in [*dashboard.groups, dashboard.total]:
+        row = [
+            group.label,
+            group.procedure_type_id or "",
+            group.spinal_region,
+            group.done,
+            group.baseline_count,
+            "" if group.baseline_mean is None else f"{group.baseline_mean:.2f}",
+        ]
+        for rate in group.responders:
+            row += [
+                rate.timepoint.days.replace("–", "-"),
+                rate.with_score,
+                rate.assessed,
+                rate.no_score,
+                rate.pending,
+                rate.substantial,
+                _rate(rate.substantial_rate),
+                rate.moderate,
+                _rate(rate.moderate_rate),
+            ]
+        relief = group.relief
+        row += [
+            relief.followed,
+            relief.events,
+            relief.censored,
+            relief.no_report,
+            "" if relief.median_days is None else f"{relief.median_days:.1f}",
+            group.followups_answered,
+            group.followups_missed,
+            group.followups_overdue,
+            _rate(group.followup_rate),
+            group.complications,
+            _rate(group.complication_rate),
+        ]
+        rows.append([_csv_cell(value) for value in row])
+    return rows
+
+
+def outcomes_dashboard_csv(request: HttpRequest) -> HttpResponse:
+    _require_dashboard(request.user)
+    form = OutcomesFilterForm(request.GET)
+    if not form.is_valid():
+        problems = "\n".join(
+            f"{name}: {message}" for name, messages in form.errors.items() for message in messages
+        )
+        return HttpResponse(problems, status=400, content_type="text/plain; charset=utf-8")
+    dashboard = outcomes_dashboard(**form.dashboard_filters())
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    stamp = timezone.localtime(dashboard.computed_at)
+    response["Content-Disposition"] = f'attachment; filename="outcomes-{stamp:%Y-%m-%d}.csv"'
+    csv.writer(response).writerows(dashboard_csv_rows(dashboard))
+    return response

@@ -10,7 +10,7 @@ class Command(BaseCommand):
         result = demo_seed()
         self.stdout.write(
             f"Demo clinic ready: {result['procedure_types_added']} procedure types and "
-            f"{result['appointments_added']} appointments added."
+            f"{result['appointments_added']} appointments added; {result['messages_sent']} due messages sent."
         )
         logins = ", ".join(DEMO_LOGINS)
         self.stdout.write(
