@@ -315,3 +315,48 @@ def test_the_outbox_and_the_messages_api(client, frontdesk, outsider, discharged
     assert client.get(f"/api/v1/messages/?appointment={discharged.pk}").status_code == 403
     client.logout()
     assert client.get(f"/api/v1/messages/?appointment={discharged.pk}").status_code == 401
+
+
+def test_a_post_block_diary_point_answered_from_home_is_the_diary(nurse, physician):
+    from procedures.models import BlockDiaryEntry, ProcedureRecord
+    from procedures.services.checkins import CheckInAnswers, checkin_submit
+
+    with time_machine.travel(START + timedelta(minutes=45), tick=False):
+        appointment = AppointmentFactory(
+            patient=PatientFactory(consent_sms=True, consent_sms_at=timezone.now()),
+            start=START,
+            procedure_type=ProcedureTypeFactory(
+                name="Lumbar medial branch block", diary_timepoints_minutes=[30, 120, 240], followup_days=[]
+            ),
+            status=AppointmentStatus.DISCHARGED,
+        )
+        ProcedureRecord.objects.create(
+            appointment=appointment,
+            started_at=START,
+            ended_at=START + timedelta(minutes=20),
+        )
+        discharge = Discharge.objects.create(
+            appointment=appointment,
+            discharged_at=timezone.now(),
+            vitals_stable=True,
+            walks_safely=True,
+            pain_controlled=True,
+            by=nurse,
+        )
+        followup_plan_start(appointment=appointment, discharge=discharge)
+    two_hours = appointment.followups.get(label="2 hours")
+    with time_machine.travel(two_hours.due_at + timedelta(minutes=5), tick=False):
+        checkin_submit(
+            followup_id=two_hours.pk,
+            answers=CheckInAnswers(
+                pain_now=1,
+                percent_relief=90,
+                activity_interference=1,
+                red_flags=dict.fromkeys(patient_text.RED_FLAG_QUESTIONS, False),
+            ),
+        )
+    entry = BlockDiaryEntry.objects.get(appointment=appointment)
+    assert (entry.minutes_after, entry.relief_percent, entry.source) == (120, 90, "patient")
+    appointment.refresh_from_db()
+    assert appointment.block_peak_relief_percent == 90
+    assert PainScore.objects.filter(appointment=appointment, source=PainSource.DIARY).count() == 1

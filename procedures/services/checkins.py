@@ -19,6 +19,7 @@ from procedures.models import (
     Channel,
     CheckInResponse,
     FollowUp,
+    FollowUpKind,
     FollowUpStatus,
     Message,
     MessageKind,
@@ -212,15 +213,20 @@ def checkin_submit(
         submitted_at=now,
     )
     appointment = followup.appointment
-    pain_score_record(
-        patient=appointment.patient,
-        score=pain,
-        percent_relief=relief,
-        recorded_at=now,
-        source=PainSource.CHECK_IN,
-        actor=None,
-        appointment=appointment,
-    )
+    if followup.kind == FollowUpKind.DIARY:
+        # A post-block diary point answered from home: it is the diary (peak relief feeds RFA eligibility),
+        # and the diary puts it on the pain timeline itself.
+        _diary_from_home(followup, pain=pain, relief=relief, now=now)
+    else:
+        pain_score_record(
+            patient=appointment.patient,
+            score=pain,
+            percent_relief=relief,
+            recorded_at=now,
+            source=PainSource.CHECK_IN,
+            actor=None,
+            appointment=appointment,
+        )
     followup.status = FollowUpStatus.ANSWERED
     followup.save(update_fields=["status"])
     Message.objects.filter(followup=followup, status=MessageStatus.PLANNED).update(
@@ -241,6 +247,27 @@ def checkin_submit(
         )
         message_alert_staff(appointment=appointment, plan_key=f"alert:{followup.pk}", now=now)
     return response
+
+
+def _diary_from_home(followup: FollowUp, *, pain: int, relief: int, now: datetime) -> None:
+    from procedures.models import DiarySource, ProcedureRecord
+    from procedures.services.dayof import DayOfError, diary_record
+
+    record = ProcedureRecord.objects.filter(appointment=followup.appointment).first()
+    ended = record.ended_at if record and record.ended_at else followup.appointment.end
+    minutes = round((followup.due_at - ended).total_seconds() / 60)
+    try:
+        diary_record(
+            appointment_id=followup.appointment_id,
+            minutes_after=minutes,
+            pain=pain,
+            relief_percent=relief,
+            actor=None,
+            source=DiarySource.PATIENT,
+            at=now,
+        )
+    except DayOfError as exc:
+        raise CheckInError(str(exc)) from exc
 
 
 # --- the appointment link ----------------------------------------------------------------------------
