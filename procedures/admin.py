@@ -12,6 +12,7 @@ from procedures.models import (
     Heartbeat,
     HoldRule,
     Medication,
+    OutcomeSettings,
     PhysicianProfile,
     ProcedureRoom,
     ProcedureType,
@@ -23,6 +24,7 @@ from procedures.models import (
     WaitlistOffer,
     WorkingHours,
 )
+from procedures.selectors.outcomes import outcome_settings
 from procedures.services.protocol import hold_rule_update
 
 
@@ -259,4 +261,26 @@ class SafetySettingsAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):
         row = SafetySettings.objects.first()
         if row is not None and self.has_view_or_change_permission(request, row):
             return HttpResponseRedirect(reverse("admin:procedures_safetysettings_change", args=[row.pk]))
+        return super().changelist_view(request, extra_context)
+
+
+@admin.register(OutcomeSettings)
+class OutcomeSettingsAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):
+    """One row, made (every instrument off) on first read: the list goes straight to it; it cannot be added
+    or deleted."""
+
+    list_display = ["__str__", "collect_odi", "collect_pgic", "updated_at"]
+    readonly_fields = ["updated_at"]
+    show_auditlog_history_link = True
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: OutcomeSettings | None = None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        if self.has_view_or_change_permission(request):
+            row = outcome_settings()
+            return HttpResponseRedirect(reverse("admin:procedures_outcomesettings_change", args=[row.pk]))
         return super().changelist_view(request, extra_context)

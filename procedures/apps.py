@@ -47,6 +47,8 @@ class ProceduresConfig(AppConfig):
             models.BlockDiaryEntry,
             models.FollowUp,
             models.PainScore,
+            models.InstrumentScore,
+            models.OutcomeSettings,
             models.WaitlistOffer,
             models.CheckInResponse,
             models.CallListItem,

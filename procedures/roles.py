@@ -47,6 +47,8 @@ _CATALOGUE_WRITE = [
 _CARE_TEAM = [
     "view_painscore",
     "add_painscore",
+    "view_instrumentscore",
+    "add_instrumentscore",
     "view_patientmedication",
     "add_patientmedication",
     "change_patientmedication",
@@ -137,6 +139,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "change_appointment",
         "view_heartbeat",
         "view_outcomes_dashboard",
+        # Which optional outcome instruments the clinic collects (ODI, PGIC).
+        "view_outcomesettings",
+        "change_outcomesettings",
         "change_message",
         # Staff accounts, unlocking locked-out logins, and reading the audit trail.
         "auth.view_user",

@@ -3,7 +3,14 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 
-from procedures.models import Appointment, Patient, ProcedureType
+from procedures.models import (
+    Appointment,
+    InstrumentScore,
+    OutcomeSettings,
+    PainScore,
+    Patient,
+    ProcedureType,
+)
 from procedures.roles import ROLE_PERMISSIONS, Role
 from procedures.rules.catalogue import CATALOGUE
 
@@ -16,6 +23,22 @@ def test_seed_demo_loads_once_and_again_adds_nothing():
     assert counts[0] == 60 and counts[1] > 100 and counts[2] == len(CATALOGUE)
     call_command("seed_demo")
     assert (Patient.objects.count(), Appointment.objects.count(), ProcedureType.objects.count()) == counts
+
+
+def test_the_demo_history_answers_pgic_once_and_a_clinic_can_turn_it_off():
+    call_command("seed_demo")
+    assert OutcomeSettings.objects.get().instruments == ["pgic"]
+    answers = InstrumentScore.objects.filter(instrument="pgic", source="check_in")
+    check_ins = PainScore.objects.filter(source="check_in")
+    # One answer per answered history check-in, at its time.
+    assert answers.count() == check_ins.count() > 0
+    assert set(answers.values_list("appointment_id", "recorded_at")) == set(
+        check_ins.values_list("appointment_id", "recorded_at")
+    )
+    OutcomeSettings.objects.update(collect_pgic=False)
+    call_command("seed_demo")
+    assert OutcomeSettings.objects.get().instruments == []
+    assert InstrumentScore.objects.count() == check_ins.count()
 
 
 def test_demo_logins_have_their_roles():

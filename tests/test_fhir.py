@@ -26,6 +26,7 @@ from procedures.models import (
     AppointmentStatus,
     CheckInResponse,
     FollowUp,
+    InstrumentScore,
     Medication,
     PainScore,
     PatientMedication,
@@ -644,9 +645,105 @@ class TestQueries:
             everything = patient_everything(patient=chart["patient"], sections=frozenset(SECTION_PERMISSIONS))
             # Everything the builders touch is loaded: no query while building.
             everything_bundle(everything, base=BASE, self_url=BASE, timestamp=timezone.now())
-        assert len(queries) == 4, [
+        assert len(queries) == 5, [
             q["sql"][:150] for q in queries.captured_queries
-        ]  # appointments with their records, medications, pain scores, check-ins
+        ]  # appointments with their records, medications, pain scores, check-ins, instrument scores
+
+
+class TestInstruments:
+    """Optional instruments (ODI, PGIC) as Observations with a local code: the reference has no LOINC code."""
+
+    @pytest.fixture
+    def instruments(self, chart):
+        def value(**fields) -> InstrumentScore:
+            return InstrumentScore.objects.create(patient=chart["patient"], **fields)
+
+        return {
+            "odi_baseline": value(
+                appointment=chart["esi"],
+                instrument="odi",
+                value=46,
+                recorded_at=at(2, 10, 11),
+                source="baseline",
+            ),
+            "pgic_check_in": value(
+                appointment=chart["esi"],
+                instrument="pgic",
+                value=2,
+                recorded_at=at(3, 16, 18, 30),
+                source="check_in",
+            ),
+            "odi_clinic": value(instrument="odi", value=30, recorded_at=at(7, 1, 12), source="clinic"),
+        }
+
+    def test_every_resource_is_still_valid_r4(self, chart, instruments, nurse):
+        body = api(nurse).get(everything_url(chart["patient"])).json()
+        assert_valid_bundle(body)
+        kinds = [e["resource"]["resourceType"] for e in body["entry"]]
+        assert kinds.count("Observation") == 7 and body["total"] == 17
+        ids = [o["id"] for o in resources(body, "Observation")]
+        # After the pain scores, oldest first.
+        assert ids[4:] == [
+            f"instrument-score-{instruments[k].pk}" for k in ("odi_baseline", "pgic_check_in", "odi_clinic")
+        ]
+
+    def test_an_instrument_is_an_observation_with_a_local_code(self, chart, instruments, nurse):
+        body = api(nurse).get(everything_url(chart["patient"])).json()
+        observations = {o["id"]: o for o in resources(body, "Observation")}
+        pgic = observations[f"instrument-score-{instruments['pgic_check_in'].pk}"]
+        assert pgic["code"]["coding"] == [
+            {
+                "system": f"{BASE}/CodeSystem/outcome-instrument",
+                "code": "pgic",
+                "display": "Patient Global Impression of Change",
+            }
+        ]
+        assert pgic["valueInteger"] == 2 and pgic["note"] == [{"text": "2 = Much improved"}]
+        assert pgic["effectiveDateTime"] == "2026-03-16T22:30:00+00:00"
+        assert pgic["partOf"] == [{"reference": f"Procedure/procedure-{chart['esi_record'].pk}"}]
+        assert pgic["derivedFrom"] == [
+            {"reference": f"QuestionnaireResponse/check-in-{chart['check_in'].pk}"}
+        ]
+        assert pgic["performer"] == [{"reference": f"Patient/patient-{chart['patient'].pk}"}]
+        assert pgic["method"]["coding"][0]["system"] == f"{BASE}/CodeSystem/pain-score-source"
+        baseline = observations[f"instrument-score-{instruments['odi_baseline'].pk}"]
+        assert baseline["code"]["coding"][0]["code"] == "odi" and baseline["valueInteger"] == 46
+        # Taken before the procedure it names, and without a procedure: part of none.
+        assert "partOf" not in baseline and "note" not in baseline
+        assert "partOf" not in observations[f"instrument-score-{instruments['odi_clinic'].pk}"]
+
+    def test_without_their_permission_they_are_left_out_and_said_so(self, chart, instruments, nurse):
+        from django.contrib.auth.models import Permission
+
+        from procedures.roles import Role
+        from tests.conftest import role_group
+
+        role_group(Role.NURSE).permissions.remove(Permission.objects.get(codename="view_instrumentscore"))
+        body = api(nurse).get(everything_url(chart["patient"])).json()
+        assert_valid_bundle(body)
+        assert len(resources(body, "Observation")) == 4  # the pain scores
+        [outcome] = [e for e in body["entry"] if e["search"]["mode"] == "outcome"]
+        assert "Observation (outcome instruments)" in outcome["resource"]["issue"][0]["diagnostics"]
+
+    def test_the_number_of_queries_does_not_grow_with_them(self, chart, instruments, nurse):
+        client = api(nurse)
+
+        def count() -> int:
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get(everything_url(chart["patient"])).status_code == 200
+            return len(queries)
+
+        count()  # the user's permissions are read once, then cached
+        few = count()
+        for day in range(1, 21):
+            InstrumentScore.objects.create(
+                patient=chart["patient"],
+                instrument="pgic",
+                value=3,
+                recorded_at=at(8, day, 9),
+                source="clinic",
+            )
+        assert count() == few
 
 
 class TestMetadata:

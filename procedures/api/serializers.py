@@ -25,6 +25,8 @@ from procedures.models import (
     HoldPlanLine,
     ImagingUsed,
     Indication,
+    Instrument,
+    InstrumentScore,
     ItemState,
     LegStrength,
     Medication,
@@ -1127,4 +1129,41 @@ class PainScoreSerializer(serializers.ModelSerializer):
             value = data.get(name) if hasattr(data, "get") else None
             if isinstance(value, float) and not value.is_integer():
                 raise serializers.ValidationError({name: [f"{name} must be a whole number."]})
+        return super().to_internal_value(data)
+
+
+class InstrumentScoreSerializer(serializers.ModelSerializer):
+    """An optional outcome instrument the clinic collects (Clinic settings → Outcome settings): `odi`,
+    Oswestry Disability Index, 0–100 %; `pgic`, Patient Global Impression of Change, 1 (very much improved)
+    to 7 (very much worse). Integers only."""
+
+    patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
+    appointment = serializers.PrimaryKeyRelatedField(
+        queryset=Appointment.objects.all(), required=False, allow_null=True
+    )
+    instrument = serializers.ChoiceField(choices=Instrument.choices)
+    # The range depends on the instrument: the service checks it and names this field.
+    value = serializers.IntegerField(help_text="odi: 0–100 (%); pgic: 1–7 (1 = very much improved).")
+    recorded_at = AwareDateTimeField()
+    source = serializers.ChoiceField(choices=PainSource.choices, default=PainSource.CLINIC)
+
+    class Meta:
+        model = InstrumentScore
+        fields = [
+            "id",
+            "patient",
+            "appointment",
+            "instrument",
+            "value",
+            "recorded_at",
+            "source",
+            "created_at",
+        ]
+        read_only_fields = ["id", "created_at"]
+
+    def to_internal_value(self, data):
+        # As for pain scores: a JSON 2.5 is refused, not truncated to 2.
+        value = data.get("value") if hasattr(data, "get") else None
+        if isinstance(value, float) and not value.is_integer():
+            raise serializers.ValidationError({"value": ["value must be a whole number."]})
         return super().to_internal_value(data)

@@ -18,6 +18,7 @@ router.register("physicians", views.PhysicianViewSet, basename="physician")
 router.register("rooms", views.RoomViewSet, basename="room")
 router.register("appointments", views.AppointmentViewSet, basename="api-appointment")
 router.register("pain-scores", views.PainScoreViewSet, basename="api-pain-score")
+router.register("instrument-scores", views.InstrumentScoreViewSet, basename="api-instrument-score")
 router.register("messages", messaging.MessageViewSet, basename="api-message")
 
 urlpatterns = [

@@ -31,6 +31,7 @@ from procedures.api.serializers import (
     DischargeInputSerializer,
     ErrorDetailSerializer,
     HoldOverrideSerializer,
+    InstrumentScoreSerializer,
     PainScoreSerializer,
     PatientMedicationCreateSerializer,
     PatientMedicationFilterSerializer,
@@ -55,6 +56,7 @@ from procedures.models import (
     ChecklistKind,
     HoldPlan,
     HoldPlanLine,
+    InstrumentScore,
     PainScore,
     Patient,
     PatientMedication,
@@ -84,6 +86,7 @@ from procedures.services.dayof import (
     procedure_start,
     vitals_record,
 )
+from procedures.services.instruments import instrument_score_record
 from procedures.services.medications import patient_medication_add, patient_medication_stop
 from procedures.services.outcomes import OutcomeError, pain_score_record
 from procedures.services.patients import patient_create, patient_update
@@ -927,6 +930,52 @@ class PainScoreViewSet(
                 appointment=data.get("appointment"),
                 score=data["score"],
                 percent_relief=data.get("percent_relief"),
+                recorded_at=data["recorded_at"],
+                source=data["source"],
+                actor=self.request.user,
+            )
+        except OutcomeError as exc:
+            raise ValidationError({exc.field: [str(exc)]}) from exc
+
+
+class InstrumentScoreViewSet(
+    AuditActorMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Optional outcome instruments on the pain timeline, as pain scores are. List with `?patient=`; create
+    with `patient`, `instrument` (`odi` or `pgic`, only those the clinic collects), `value`, `recorded_at`
+    (not in the future), optional `appointment` and `source`."""
+
+    serializer_class = InstrumentScoreSerializer
+    queryset = InstrumentScore.objects.all()
+
+    def get_queryset(self):
+        queryset = InstrumentScore.objects.order_by("recorded_at", "id")
+        patient = self.request.query_params.get("patient")
+        if self.action == "list":
+            if not patient or not patient.isdigit():
+                raise ValidationError({"patient": ["Give the patient's id: ?patient=<id>."]})
+            patient_get_for_user(user=self.request.user, patient_id=int(patient))
+            queryset = queryset.filter(patient_id=int(patient))
+        return queryset
+
+    @extend_schema(
+        parameters=[OpenApiParameter("patient", int, required=True, description="The patient's id")]
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        try:
+            serializer.instance = instrument_score_record(
+                patient=data["patient"],
+                appointment=data.get("appointment"),
+                instrument=data["instrument"],
+                value=data["value"],
                 recorded_at=data["recorded_at"],
                 source=data["source"],
                 actor=self.request.user,

@@ -10,9 +10,12 @@ import uuid
 from datetime import UTC, datetime
 
 from procedures.models import (
+    PGIC_ANCHORS,
     Appointment,
     AppointmentStatus,
     CheckInResponse,
+    Instrument,
+    InstrumentScore,
     PainScore,
     PainSource,
     Patient,
@@ -46,8 +49,11 @@ PAIN_NRS = {
 # Local code systems. clinical-reference.md §7 gives LOINC codes only for the 0–10 pain rating and the
 # PROMIS measures. Percent relief and the check-in's 0–10 activity-interference item have none (PROMIS
 # 77865-4 is a T-score, not this item), and the pain-score sources, side effects and red flags are
-# SpineDesk's own lists, so each is a local CodeSystem under this server's base, not a standard one.
+# SpineDesk's own lists, so each is a local CodeSystem under this server's base, not a standard one. The
+# optional instruments (Oswestry Disability Index, Patient Global Impression of Change) are in §7 too, with
+# "LOINC not found": they get a local system of their own.
 LOCAL_OUTCOME_MEASURES = "CodeSystem/outcome-measure"
+LOCAL_OUTCOME_INSTRUMENT = "CodeSystem/outcome-instrument"
 LOCAL_PAIN_SOURCE = "CodeSystem/pain-score-source"
 LOCAL_SIDE_EFFECT = "CodeSystem/check-in-side-effect"
 LOCAL_RED_FLAG = "CodeSystem/check-in-red-flag"
@@ -90,6 +96,10 @@ def medication_statement_fhir_id(entry_id: int) -> str:
 
 def pain_observation_fhir_id(score_id: int) -> str:
     return f"pain-score-{score_id}"
+
+
+def instrument_observation_fhir_id(score_id: int) -> str:
+    return f"instrument-score-{score_id}"
 
 
 def questionnaire_response_fhir_id(response_id: int) -> str:
@@ -365,6 +375,52 @@ def pain_observation_resource(
     return resource
 
 
+INSTRUMENT_TEXT = {
+    Instrument.ODI: "Oswestry Disability Index (0–100 %)",
+    Instrument.PGIC: "Patient Global Impression of Change (1 = very much improved … 7 = very much worse)",
+}
+
+
+def instrument_observation_resource(
+    score: InstrumentScore, *, base: str, procedure_id: str = "", questionnaire_response_id: str = ""
+) -> dict:
+    """An optional instrument's value, built as a pain score's Observation is (same category, source
+    coding, performer, partOf and derivedFrom rules), with a local code for the instrument."""
+    resource = {
+        "resourceType": "Observation",
+        "id": instrument_observation_fhir_id(score.pk),
+        "status": "final",
+        "category": [{"coding": [_coding(OBSERVATION_CATEGORY, "survey", "Survey")]}],
+        "code": {
+            "coding": [
+                _coding(
+                    local(base, LOCAL_OUTCOME_INSTRUMENT), score.instrument, score.get_instrument_display()
+                )
+            ],
+            "text": INSTRUMENT_TEXT[score.instrument],
+        },
+        "subject": reference("Patient", patient_fhir_id(score.patient_id)),
+        "effectiveDateTime": instant(score.recorded_at),
+        "issued": instant(score.created_at),
+        "valueInteger": score.value,
+        # Instrument scores come from the same places as pain scores (PainSource): one source code system.
+        "method": {
+            "coding": [_coding(local(base, LOCAL_PAIN_SOURCE), score.source, score.get_source_display())],
+            "text": score.get_source_display(),
+        },
+    }
+    if score.instrument == Instrument.PGIC and score.value in PGIC_ANCHORS:
+        # A bare 2 reads as "better" or "worse" depending on which PGIC the reader knows: say which.
+        resource["note"] = [{"text": f"{score.value} = {PGIC_ANCHORS[score.value]}"}]
+    if score.source == PainSource.CHECK_IN:
+        resource["performer"] = [reference("Patient", patient_fhir_id(score.patient_id))]
+    if procedure_id:
+        resource["partOf"] = [reference("Procedure", procedure_id)]
+    if questionnaire_response_id:
+        resource["derivedFrom"] = [reference("QuestionnaireResponse", questionnaire_response_id)]
+    return resource
+
+
 # The check-in form, item by item: (linkId, text, type, extra Questionnaire item fields).
 CHECK_IN_ITEMS: list[tuple[str, str, str, dict]] = [
     ("follow-up", "Follow-up point", "string", {"readOnly": True}),
@@ -478,12 +534,15 @@ def operation_outcome(*, code: str, diagnostics: str, severity: str = "error", f
 
 # --- The $everything Bundle ----------------------------------------------------------------------------
 
+# Two sections are Observations: each is named for what it holds, so that withholding one never reads as
+# withholding the Observations that are there.
 _SECTION_RESOURCE_TYPES = {
     Section.APPOINTMENTS: "Appointment",
     Section.PROCEDURES: "Procedure",
     Section.MEDICATIONS: "MedicationStatement",
-    Section.PAIN_SCORES: "Observation",
+    Section.PAIN_SCORES: "Observation (pain scores)",
     Section.CHECK_INS: "QuestionnaireResponse",
+    Section.INSTRUMENT_SCORES: "Observation (outcome instruments)",
 }
 
 
@@ -516,7 +575,7 @@ def _withheld_outcome(everything: PatientEverything, *, base: str) -> dict | Non
     return {"fullUrl": f"urn:uuid:{outcome['id']}", "resource": outcome, "search": {"mode": "outcome"}}
 
 
-def _follows(score: PainScore, record: ProcedureRecord) -> bool:
+def _follows(score: PainScore | InstrumentScore, record: ProcedureRecord) -> bool:
     return score.recorded_at >= record.started_at
 
 
@@ -524,7 +583,7 @@ def everything_bundle(
     everything: PatientEverything, *, base: str, self_url: str, timestamp: datetime
 ) -> dict:
     """Patient/$everything: the patient, then the physicians, appointments, procedures, medication list,
-    pain scores and check-in answers, each oldest first."""
+    pain scores, instrument scores and check-in answers, each oldest first."""
     patient = everything.patient
     records_by_appointment = {r.appointment_id: r for r in everything.records}
     check_in_ids = {
@@ -536,26 +595,27 @@ def everything_bundle(
         record = records_by_appointment.get(appointment_id)
         return procedure_fhir_id(record.pk) if record else ""
 
-    matches = [patient_resource(patient, base=base)]
-    matches += [appointment_resource(a) for a in everything.appointments]
-    matches += [procedure_resource(r) for r in everything.records]
-    matches += [medication_statement_resource(m) for m in everything.medications]
-    for score in everything.pain_scores:
+    def links(score: PainScore | InstrumentScore) -> dict[str, str]:
         record = records_by_appointment.get(score.appointment_id) if score.appointment_id else None
         # Only the procedure the score names, and only once it has started: a baseline taken before it
         # is not part of it. The pain timeline's "most recent procedure" guess is not stated as fact here.
         procedure_id = procedure_fhir_id(record.pk) if record and _follows(score, record) else ""
-        # A check-in's pain score carries the check-in's own time, which is how the two are matched.
+        # A check-in's scores carry the check-in's own time, which is how they are matched to it.
         from_check_in = (
             check_in_ids.get((score.appointment_id, score.recorded_at), "")
             if score.source == PainSource.CHECK_IN
             else ""
         )
-        matches.append(
-            pain_observation_resource(
-                score, base=base, procedure_id=procedure_id, questionnaire_response_id=from_check_in
-            )
-        )
+        return {"procedure_id": procedure_id, "questionnaire_response_id": from_check_in}
+
+    matches = [patient_resource(patient, base=base)]
+    matches += [appointment_resource(a) for a in everything.appointments]
+    matches += [procedure_resource(r) for r in everything.records]
+    matches += [medication_statement_resource(m) for m in everything.medications]
+    matches += [pain_observation_resource(s, base=base, **links(s)) for s in everything.pain_scores]
+    matches += [
+        instrument_observation_resource(s, base=base, **links(s)) for s in everything.instrument_scores
+    ]
     matches += [
         questionnaire_response_resource(
             c, patient_id=patient.pk, base=base, procedure_id=procedure_for(c.followup.appointment_id)

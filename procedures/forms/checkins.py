@@ -2,11 +2,13 @@
 
 from django import forms
 
+from procedures.models import PGIC_ANCHORS
 from procedures.rules import patient_text
 from procedures.services.checkins import (
     INTERFERENCE_RANGE,
     OUTCOME_REQUIRED,
     PAIN_RANGE,
+    PGIC_ANSWER,
     RED_FLAG_ANSWER,
     RELIEF_RANGE,
     CheckInAnswers,
@@ -58,8 +60,20 @@ class CheckInForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
     )
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, ask_pgic: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        if ask_pgic:
+            # The PGIC item as published (models/instruments.py), "the start of the study" read as the
+            # procedure; the seven answers in words only, in the published order, so the scale is not
+            # changed by what the page shows.
+            self.fields["pgic"] = forms.TypedChoiceField(
+                label="Since the procedure, my overall status is:",
+                help_text="Choose the answer that fits best.",
+                choices=[(str(value), label) for value, label in PGIC_ANCHORS.items()],
+                coerce=int,
+                widget=forms.RadioSelect,
+                error_messages={"required": PGIC_ANSWER, "invalid_choice": PGIC_ANSWER},
+            )
         for code, question in patient_text.RED_FLAG_QUESTIONS.items():
             self.fields[f"flag_{code}"] = forms.ChoiceField(
                 label=question,
@@ -80,6 +94,7 @@ class CheckInForm(forms.Form):
             red_flags={code: data[f"flag_{code}"] == "yes" for code in patient_text.RED_FLAG_QUESTIONS},
             side_effects=data["side_effects"],
             side_effects_other=data["side_effects_other"],
+            pgic=data.get("pgic"),
         )
 
 

@@ -1,21 +1,26 @@
-"""The clinic pain-score form on the pain timeline, and the outcomes dashboard's filters. The pain-score
-form only parses what was typed; the range and date rules are the service's (procedures.services.outcomes),
-whose messages are shown next to the field."""
+"""The clinic pain-score and instrument forms on the pain timeline, and the outcomes dashboard's filters.
+The pain-score form only parses what was typed; the range and date rules are the service's
+(procedures.services.outcomes), whose messages are shown next to the field."""
 
 from django import forms
 from django.utils import timezone
 
 from procedures.forms.booking import NO_SUCH_CHOICE, RANGE_BACKWARDS, ClinicDateField, ClinicDateTimeField
 from procedures.models import (
+    INSTRUMENT_RANGES,
+    PGIC_ANCHORS,
     Appointment,
     AppointmentStatus,
+    Instrument,
     Patient,
     PhysicianProfile,
     ProcedureType,
     SpinalRegion,
 )
+from procedures.services.instruments import PGIC_RANGE
 
 WHOLE_NUMBER = "Enter {what} as a whole number."
+PGIC_REQUIRED = "Choose the patient's answer, from 1 (very much improved) to 7 (very much worse)."
 
 
 class PainScoreForm(forms.Form):
@@ -47,17 +52,69 @@ class PainScoreForm(forms.Form):
     def __init__(self, *args, patient: Patient, **kwargs) -> None:
         kwargs.setdefault("initial", {"recorded_at": timezone.localtime().replace(second=0, microsecond=0)})
         super().__init__(*args, **kwargs)
-        field = self.fields["appointment"]
-        field.queryset = (
-            Appointment.objects.filter(patient=patient, status=AppointmentStatus.DISCHARGED)
-            .select_related("procedure_type")
-            .order_by("-start")
-        )
-        field.label_from_instance = lambda a: (
-            f"{timezone.localtime(a.start):%Y-%m-%d} {a.procedure_type.name}"
-            + (f" {a.levels}" if a.levels else "")
-            + (f" ({a.get_side_display().lower()})" if a.side != "midline" else "")
-        )
+        _offer_discharged_procedures(self.fields["appointment"], patient)
+
+
+class InstrumentScoreForm(forms.Form):
+    """A clinic entry of one optional instrument (the page shows one form per instrument the clinic
+    collects, each with its instrument's prefix). Like the pain-score form it only parses: the range, the
+    setting and the date rules are procedures.services.instruments'."""
+
+    recorded_at = ClinicDateTimeField(
+        label="When",
+        widget=forms.DateTimeInput(
+            attrs={"type": "datetime-local", "class": "form-control"}, format="%Y-%m-%dT%H:%M"
+        ),
+    )
+    appointment = forms.ModelChoiceField(
+        label="After procedure",
+        queryset=Appointment.objects.none(),
+        required=False,
+        empty_label="— none —",
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+
+    def __init__(self, *args, patient: Patient, instrument: str, **kwargs) -> None:
+        kwargs.setdefault("prefix", instrument)
+        kwargs.setdefault("initial", {"recorded_at": timezone.localtime().replace(second=0, microsecond=0)})
+        super().__init__(*args, **kwargs)
+        self.instrument = Instrument(instrument)
+        low, high = INSTRUMENT_RANGES[instrument]
+        if self.instrument == Instrument.PGIC:
+            # The anchors beside the numbers: staff copying a paper form must not have to remember which end
+            # of the scale is "improved".
+            value = forms.TypedChoiceField(
+                label="PGIC",
+                choices=[
+                    ("", "— choose —"),
+                    *((str(v), f"{v} · {text}") for v, text in PGIC_ANCHORS.items()),
+                ],
+                coerce=int,
+                error_messages={"required": PGIC_REQUIRED, "invalid_choice": PGIC_RANGE},
+                widget=forms.Select(attrs={"class": "form-select"}),
+            )
+        else:
+            value = forms.IntegerField(
+                label="ODI total (0–100 %)",
+                error_messages={"invalid": WHOLE_NUMBER.format(what="the ODI total")},
+                widget=forms.NumberInput(attrs={"min": low, "max": high, "step": 1, "class": "form-control"}),
+            )
+        # First, before the time and the procedure, as in the pain-score form.
+        self.fields = {"value": value, **self.fields}
+        _offer_discharged_procedures(self.fields["appointment"], patient)
+
+
+def _offer_discharged_procedures(field: forms.ModelChoiceField, patient: Patient) -> None:
+    field.queryset = (
+        Appointment.objects.filter(patient=patient, status=AppointmentStatus.DISCHARGED)
+        .select_related("procedure_type")
+        .order_by("-start")
+    )
+    field.label_from_instance = lambda a: (
+        f"{timezone.localtime(a.start):%Y-%m-%d} {a.procedure_type.name}"
+        + (f" {a.levels}" if a.levels else "")
+        + (f" ({a.get_side_display().lower()})" if a.side != "midline" else "")
+    )
 
 
 class OutcomesFilterForm(forms.Form):

@@ -20,6 +20,13 @@ from procedures.models.dayof import (
 )
 from procedures.models.facility import ProcedureRoom, RecoveryBay
 from procedures.models.followup import FollowUp, FollowUpKind, FollowUpStatus
+from procedures.models.instruments import (
+    INSTRUMENT_RANGES,
+    PGIC_ANCHORS,
+    Instrument,
+    InstrumentScore,
+    OutcomeSettings,
+)
 from procedures.models.medications import DoseIntent, DrugClass, Indication, Medication, PatientMedication
 from procedures.models.messaging import (
     FINAL_STATUSES,
@@ -65,6 +72,8 @@ __all__ = [
     "ACTIVE_STATUSES",
     "CLOSED_STATUSES",
     "FINAL_STATUSES",
+    "INSTRUMENT_RANGES",
+    "PGIC_ANCHORS",
     "RESCHEDULABLE_STATUSES",
     "SENT_STATUSES",
     "Appointment",
@@ -98,6 +107,8 @@ __all__ = [
     "Imaging",
     "ImagingUsed",
     "Indication",
+    "Instrument",
+    "InstrumentScore",
     "ItemState",
     "Language",
     "LegStrength",
@@ -107,6 +118,7 @@ __all__ = [
     "MessageStatus",
     "Numbness",
     "OfferStatus",
+    "OutcomeSettings",
     "PainScore",
     "PainSource",
     "Patient",

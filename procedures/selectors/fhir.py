@@ -9,6 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from procedures.models import (
     Appointment,
     CheckInResponse,
+    InstrumentScore,
     PainScore,
     Patient,
     PatientMedication,
@@ -25,6 +26,7 @@ class Section(StrEnum):
     MEDICATIONS = "medications"
     PAIN_SCORES = "pain_scores"
     CHECK_INS = "check_ins"
+    INSTRUMENT_SCORES = "instrument_scores"
 
 
 # The same permission the pages and the API ask for each part. Check-in answers follow the follow-up plan
@@ -35,6 +37,7 @@ SECTION_PERMISSIONS: dict[Section, str] = {
     Section.MEDICATIONS: "procedures.view_patientmedication",
     Section.PAIN_SCORES: "procedures.view_painscore",
     Section.CHECK_INS: "procedures.view_followup",
+    Section.INSTRUMENT_SCORES: "procedures.view_instrumentscore",
 }
 
 
@@ -48,6 +51,7 @@ class PatientEverything:
     medications: list[PatientMedication] = field(default_factory=list)
     pain_scores: list[PainScore] = field(default_factory=list)
     check_ins: list[CheckInResponse] = field(default_factory=list)
+    instrument_scores: list[InstrumentScore] = field(default_factory=list)
 
     @property
     def physicians(self) -> list[PhysicianProfile]:
@@ -63,7 +67,7 @@ def sections_for_user(user: AbstractBaseUser) -> frozenset[Section]:
 
 def patient_everything(*, patient: Patient, sections: frozenset[Section]) -> PatientEverything:
     """The patient's appointments (with the procedure record of each, when there is one), medication list,
-    pain scores and check-in answers, oldest first. Sections not asked for are not read at all.
+    pain scores, check-in answers and optional instrument scores (ODI, PGIC), oldest first. Sections not asked for are not read at all.
 
     Rows are read through the patient's related managers, which set each row's `patient` to `patient`:
     the builders name the patient without a query per row."""
@@ -96,6 +100,12 @@ def patient_everything(*, patient: Patient, sections: frozenset[Section]) -> Pat
         if Section.CHECK_INS in sections
         else []
     )
+    # Exported whether or not the clinic still collects an instrument: what was recorded stays on record.
+    instrument_scores = (
+        list(patient.instrument_scores.order_by("recorded_at", "id"))
+        if Section.INSTRUMENT_SCORES in sections
+        else []
+    )
     return PatientEverything(
         patient=patient,
         sections=sections,
@@ -104,6 +114,7 @@ def patient_everything(*, patient: Patient, sections: frozenset[Section]) -> Pat
         medications=medications,
         pain_scores=pain_scores,
         check_ins=check_ins,
+        instrument_scores=instrument_scores,
     )
 
 

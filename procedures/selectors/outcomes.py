@@ -34,6 +34,8 @@ from procedures.models import (
     CoverageRule,
     FollowUp,
     FollowUpStatus,
+    InstrumentScore,
+    OutcomeSettings,
     PainScore,
     PainSource,
     Patient,
@@ -128,6 +130,43 @@ def pain_timeline(*, patient_id: int) -> PainTimeline:
         before = [a for a in procedures if a.start < score.recorded_at]
         points.append(TimelinePoint(score, before[-1] if before else None, "most recent" if before else ""))
     return PainTimeline(points=points, procedures=procedures)
+
+
+# --- Optional instruments on the same timeline (ODI, PGIC) ------------------------------------------
+
+
+def outcome_settings() -> OutcomeSettings:
+    """Which optional instruments the clinic collects. The single row is made, with every instrument off,
+    the first time anything asks."""
+    row, _ = OutcomeSettings.objects.get_or_create(pk=1)
+    return row
+
+
+@dataclass(frozen=True)
+class InstrumentPoint:
+    score: InstrumentScore
+    # As for TimelinePoint: the procedure the value names ("recorded"), else the most recent discharged one
+    # before it ("most recent").
+    procedure: Appointment | None
+    attribution: str
+
+
+def instrument_timeline(*, patient_id: int, procedures: list[Appointment]) -> list[InstrumentPoint]:
+    """Every instrument value of the patient in time order, attributed by the pain timeline's rule.
+    `procedures` is that timeline's list of discharged procedures, oldest first, so this adds one query."""
+    points = []
+    scores = (
+        InstrumentScore.objects.filter(patient_id=patient_id)
+        .select_related("appointment__procedure_type")
+        .order_by("recorded_at", "id")
+    )
+    for score in scores:
+        if score.appointment_id is not None:
+            points.append(InstrumentPoint(score, score.appointment, "recorded"))
+            continue
+        before = [a for a in procedures if a.start < score.recorded_at]
+        points.append(InstrumentPoint(score, before[-1] if before else None, "most recent" if before else ""))
+    return points
 
 
 # --- RFA pathway board -------------------------------------------------------------------------------

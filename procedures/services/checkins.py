@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from procedures.models import (
+    INSTRUMENT_RANGES,
     Appointment,
     AppointmentStatus,
     CallListItem,
@@ -21,6 +22,7 @@ from procedures.models import (
     FollowUp,
     FollowUpKind,
     FollowUpStatus,
+    Instrument,
     Message,
     MessageKind,
     MessageStatus,
@@ -37,6 +39,7 @@ INTERFERENCE_RANGE = (
     "Choose how much pain limits your daily activities, from 0 (not at all) to 10 (completely)."
 )
 RED_FLAG_ANSWER = "Please answer yes or no to each of the warning-sign questions."
+PGIC_ANSWER = "Choose how your overall condition has changed since the procedure."
 UNKNOWN_CODE = "That answer is not one of the choices."
 ALREADY_ANSWERED = "Thank you — this check-in has already been answered."
 NOT_OPEN = "This check-in is closed. If you have questions, call us at {phone}."
@@ -59,6 +62,8 @@ class CheckInAnswers:
     red_flags: dict[str, bool | None]
     side_effects: list[str] = field(default_factory=list)
     side_effects_other: str = ""
+    # Patient Global Impression of Change, 1–7: asked only while the clinic collects it.
+    pgic: int | None = None
 
 
 # --- the call list -----------------------------------------------------------------------------------
@@ -177,8 +182,12 @@ def checkin_open(*, followup: FollowUp) -> str | None:
 def checkin_submit(
     *, followup_id: int, answers: CheckInAnswers, now: datetime | None = None
 ) -> CheckInResponse:
-    """Record a check-in answer once: the answer, a pain score on the timeline, the follow-up answered,
-    and for any red flag an urgent call-list item and an alert to the clinic."""
+    """Record a check-in answer once: the answer, a pain score on the timeline (and the global impression
+    of change, when asked), the follow-up answered, and for any red flag an urgent call-list item and an
+    alert to the clinic. A PGIC answer arriving after the clinic turned PGIC off is dropped: the patient
+    answered in good faith and cannot act on a clinic setting."""
+    from procedures.selectors.outcomes import outcome_settings
+    from procedures.services.instruments import instrument_score_record
     from procedures.services.messaging import message_alert_staff
     from procedures.services.outcomes import pain_score_record
 
@@ -200,6 +209,8 @@ def checkin_submit(
         raise CheckInError(RED_FLAG_ANSWER, field="red_flags")
     if any(code not in patient_text.SIDE_EFFECTS for code in answers.side_effects):
         raise CheckInError(UNKNOWN_CODE, field="side_effects")
+    low, high = INSTRUMENT_RANGES[Instrument.PGIC]
+    pgic = None if answers.pgic is None else _whole(answers.pgic, low, high, PGIC_ANSWER, "pgic")
     flags = [code for code, yes in answers.red_flags.items() if yes]
     response = CheckInResponse.objects.create(
         followup=followup,
@@ -222,6 +233,17 @@ def checkin_submit(
             patient=appointment.patient,
             score=pain,
             percent_relief=relief,
+            recorded_at=now,
+            source=PainSource.CHECK_IN,
+            actor=None,
+            appointment=appointment,
+        )
+    if pgic is not None and Instrument.PGIC in outcome_settings().instruments:
+        # The check-in's own time, as for the pain score: the FHIR export pairs both with the answer by it.
+        instrument_score_record(
+            patient=appointment.patient,
+            instrument=Instrument.PGIC,
+            value=pgic,
             recorded_at=now,
             source=PainSource.CHECK_IN,
             actor=None,

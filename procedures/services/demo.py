@@ -21,8 +21,11 @@ from procedures.models import (
     FollowUpStatus,
     HoldKind,
     HoldPlan,
+    Instrument,
+    InstrumentScore,
     ItemState,
     Medication,
+    OutcomeSettings,
     PainScore,
     PainSource,
     Patient,
@@ -402,6 +405,8 @@ def _history(*, today: date, physicians: list[PhysicianProfile], patients: list[
     two physicians in their own rooms in the morning, the third in the first room in the afternoon, each
     with their own bay, and no patient twice on one day. Outcomes are drawn from a fixed seed."""
     rng = random.Random(7)
+    # Its own generator, so the PGIC answers leave the pain history drawn from `rng` as it was.
+    pgic_rng = random.Random(11)
     tz = timezone.get_default_timezone()
     now = timezone.now()
     types = [
@@ -448,7 +453,7 @@ def _history(*, today: date, physicians: list[PhysicianProfile], patients: list[
                     )
                 )
     appointments = Appointment.objects.bulk_create([appointment for appointment, _, _ in planned])
-    records, scores, followups = [], [], []
+    records, scores, followups, impressions = [], [], [], []
     for appointment, (_, relief, fade) in zip(appointments, planned, strict=True):
         baseline = rng.randint(5, 9)
         records.append(
@@ -506,10 +511,28 @@ def _history(*, today: date, physicians: list[PhysicianProfile], patients: list[
                     source=PainSource.CHECK_IN,
                 )
             )
+            impressions.append(
+                InstrumentScore(
+                    patient=appointment.patient,
+                    appointment=appointment,
+                    instrument=Instrument.PGIC,
+                    value=_demo_pgic(percent, pgic_rng),
+                    recorded_at=scores[-1].recorded_at,
+                    source=PainSource.CHECK_IN,
+                )
+            )
     ProcedureRecord.objects.bulk_create(records)
     PainScore.objects.bulk_create(scores)
     FollowUp.objects.bulk_create(followups)
+    InstrumentScore.objects.bulk_create(impressions)
     return len(appointments)
+
+
+def _demo_pgic(percent: int, rng: random.Random) -> int:
+    """A believable global impression of change for the demo (1 = very much improved … 7 = very much
+    worse): the more relief, the more improved, now and then a step either way."""
+    base = 1 if percent >= 75 else 2 if percent >= 50 else 3 if percent >= 30 else 4 if percent >= 10 else 5
+    return min(7, max(1, base + rng.choice((-1, 0, 0, 0, 1))))
 
 
 @transaction.atomic
@@ -543,6 +566,9 @@ def _demo_seed(*, today: date) -> dict[str, int]:
     )
     if not Appointment.objects.filter(patient__in=patients, start__lt=history_from).exists():
         appointments += _history(today=today, physicians=physicians, patients=patients)
+        # The history's check-ins answered the global impression of change, so the demo clinic collects
+        # it; only with the history, so a clinic admin who turns it off keeps it off.
+        OutcomeSettings.objects.update_or_create(pk=1, defaults={"collect_pgic": True})
     # The demo's bookings are made "now", so their confirmations are due at once: send them here (to the
     # file backends of a local run) rather than leave the first minutes of `make run` a backlog.
     sent = messages_send_due(limit=10_000)

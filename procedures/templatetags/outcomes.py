@@ -6,13 +6,35 @@ from datetime import datetime, timedelta
 from django import template
 from django.utils import timezone
 
-from procedures.selectors.outcomes import PainTimeline
+from procedures.models import Instrument
+from procedures.selectors.outcomes import InstrumentPoint, PainTimeline
 
 register = template.Library()
 
 WIDTH, HEIGHT = 800, 320
 LEFT, RIGHT, TOP, BOTTOM = 40, 20, 70, 40  # margins; the top one holds the procedure labels
 PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+# The optional instruments get a short chart each under the pain chart, on the same time axis, so a value
+# lines up with the pain scores and procedures of its day; different units never share one y axis.
+STRIP_HEIGHT, STRIP_TOP, STRIP_BOTTOM = 130, 30, 16
+STRIP_PLOT_H = STRIP_HEIGHT - STRIP_TOP - STRIP_BOTTOM
+# (low, high, ticks, colour, caption). Lower is better on every chart of the page, pain included.
+STRIPS = {
+    Instrument.ODI: (
+        0,
+        100,
+        (0, 50, 100),
+        "#d63384",
+        "Oswestry Disability Index (%) · lower = less disability",
+    ),
+    Instrument.PGIC: (
+        1,
+        7,
+        (1, 4, 7),
+        "#fd7e14",
+        "Global impression of change · 1 very much improved · 4 no change · 7 very much worse",
+    ),
+}
 
 
 def _procedure_label(appointment) -> str:
@@ -25,8 +47,10 @@ def _procedure_label(appointment) -> str:
 
 
 @register.inclusion_tag("procedures/outcomes/_pain_chart.html")
-def pain_chart(timeline: PainTimeline) -> dict:
+def pain_chart(timeline: PainTimeline, instruments: list[InstrumentPoint] | None = None) -> dict:
+    instruments = instruments or []
     moments = [p.score.recorded_at for p in timeline.points] + [a.start for a in timeline.procedures]
+    moments += [p.score.recorded_at for p in instruments]
     if not moments:
         return {"empty": True}
     first, last = min(moments), max(moments)
@@ -64,6 +88,11 @@ def pain_chart(timeline: PainTimeline) -> dict:
         for i, a in enumerate(timeline.procedures)
     ]
     ticks = [{"y": y(s), "score": s} for s in range(0, 11, 2)]
+    strips = [
+        _strip(code, [p for p in instruments if p.score.instrument == code], x=x, markers=markers)
+        for code in Instrument.values
+        if any(p.score.instrument == code for p in instruments)
+    ]
     local_first, local_last = timezone.localtime(first + pad), timezone.localtime(last - pad)
     return {
         "empty": False,
@@ -79,4 +108,37 @@ def pain_chart(timeline: PainTimeline) -> dict:
         "ticks": ticks,
         "first": local_first,
         "last": local_last,
+        "strips": strips,
+    }
+
+
+def _strip(code: str, points: list[InstrumentPoint], *, x, markers: list[dict]) -> dict:
+    low, high, ticks, colour, caption = STRIPS[code]
+
+    def y(value: int) -> float:
+        return round(STRIP_TOP + (high - value) / (high - low) * STRIP_PLOT_H, 1)
+
+    drawn = [
+        {
+            "x": x(p.score.recorded_at),
+            "y": y(p.score.value),
+            "label_y": y(p.score.value) - 8,
+            "label": f"{p.score.value}%" if code == Instrument.ODI else str(p.score.value),
+            "title": p.score.display_value,
+            "when": timezone.localtime(p.score.recorded_at),
+        }
+        for p in points
+    ]
+    return {
+        "code": code,
+        "height": STRIP_HEIGHT,
+        "top": STRIP_TOP,
+        "bottom": STRIP_HEIGHT - STRIP_BOTTOM,
+        "colour": colour,
+        "caption": caption,
+        "title": f"{Instrument(code).label} over time",
+        "ticks": [{"y": y(t), "value": t} for t in ticks],
+        "markers": [m["x"] for m in markers],
+        "points": drawn,
+        "polyline": " ".join(f"{p['x']},{p['y']}" for p in drawn),
     }

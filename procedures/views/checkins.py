@@ -11,10 +11,19 @@ from django.views.decorators.http import require_POST
 
 from procedures import patient_links
 from procedures.forms.checkins import CallResolveForm, CheckInForm
-from procedures.models import Appointment, CallListItem, Channel, FollowUp, Patient
+from procedures.models import (
+    Appointment,
+    CallListItem,
+    Channel,
+    FollowUp,
+    FollowUpKind,
+    Instrument,
+    Patient,
+)
 from procedures.rules import patient_text
 from procedures.selectors.checkins import call_list
 from procedures.selectors.instructions import instruction_sheet
+from procedures.selectors.outcomes import outcome_settings
 from procedures.services import checkins
 from procedures.services.calendar import appointment_calendar
 
@@ -107,7 +116,9 @@ def patient_checkin_view(request: HttpRequest, token: str) -> HttpResponse:
     closed = checkins.checkin_open(followup=followup)
     if closed:
         return _public(request, "procedures/public/checkin_closed.html", {"reason": closed})
-    form = CheckInForm(request.POST or None)
+    # PGIC asks about the change since the procedure: not for the hours-after-a-block diary points.
+    ask_pgic = followup.kind == FollowUpKind.CHECK_IN and Instrument.PGIC in outcome_settings().instruments
+    form = CheckInForm(request.POST or None, ask_pgic=ask_pgic)
     if request.method == "POST" and form.is_valid():
         try:
             response = checkins.checkin_submit(followup_id=followup.pk, answers=form.answers())

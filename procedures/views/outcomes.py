@@ -1,6 +1,6 @@
-"""Outcome pages: one patient's pain over time (with a clinic entry form), the facet RFA pathway board, and
-the physician outcomes dashboard with its CSV. The dashboard's charts are inline SVG whose coordinates are
-worked out here (no JavaScript)."""
+"""Outcome pages: one patient's pain over time (with clinic entry forms for the pain score and the optional
+instruments the clinic collects), the facet RFA pathway board, and the physician outcomes dashboard with
+its CSV. The dashboard's charts are inline SVG whose coordinates are worked out here (no JavaScript)."""
 
 import csv
 from math import ceil
@@ -14,8 +14,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from procedures.access import patient_get_for_user
-from procedures.forms.outcomes import OutcomesFilterForm, PainScoreForm
-from procedures.models import PainSource, SpinalRegion
+from procedures.forms.outcomes import InstrumentScoreForm, OutcomesFilterForm, PainScoreForm
+from procedures.models import Instrument, PainSource, Patient, SpinalRegion
 from procedures.roles import outcomes_dashboard_allowed
 from procedures.selectors.outcomes import (
     LASTING_RELIEF_PERCENT,
@@ -26,10 +26,13 @@ from procedures.selectors.outcomes import (
     Dashboard,
     OutcomeGroup,
     ReliefDuration,
+    instrument_timeline,
+    outcome_settings,
     outcomes_dashboard,
     pain_timeline,
     rfa_pathway,
 )
+from procedures.services.instruments import UNKNOWN_INSTRUMENT, instrument_score_record
 from procedures.services.outcomes import OutcomeError, pain_score_record
 
 
@@ -37,8 +40,18 @@ from procedures.services.outcomes import OutcomeError, pain_score_record
 def pain_timeline_view(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = patient_get_for_user(user=request.user, patient_id=patient_id)
     can_add = request.user.has_perm("procedures.add_painscore")
-    form = PainScoreForm(request.POST or None, patient=patient)
-    if request.method == "POST":
+    # The instrument forms post their instrument's code; anything else is the pain-score form.
+    posted_instrument = request.POST.get("instrument", "") if request.method == "POST" else ""
+    form = PainScoreForm(None if posted_instrument else (request.POST or None), patient=patient)
+    instrument_forms = _instrument_forms(request, patient, posted_instrument)
+    if posted_instrument:
+        if not request.user.has_perm("procedures.add_instrumentscore"):
+            raise PermissionDenied
+        if posted_instrument not in instrument_forms:
+            messages.error(request, UNKNOWN_INSTRUMENT.format(instrument=posted_instrument))
+        elif _instrument_record(request, patient, instrument_forms[posted_instrument]):
+            return redirect("pain-timeline", patient_id=patient.pk)
+    elif request.method == "POST":
         if not can_add:
             raise PermissionDenied
         if form.is_valid():
@@ -59,11 +72,59 @@ def pain_timeline_view(request: HttpRequest, patient_id: int) -> HttpResponse:
                 messages.success(request, f"Pain score {data['score']}/10 recorded.")
                 return redirect("pain-timeline", patient_id=patient.pk)
     timeline = pain_timeline(patient_id=patient.pk)
+    can_view_instruments = request.user.has_perm("procedures.view_instrumentscore")
+    instrument_points = (
+        instrument_timeline(patient_id=patient.pk, procedures=timeline.procedures)
+        if can_view_instruments
+        else []
+    )
     return render(
         request,
         "procedures/outcomes/pain_timeline.html",
-        {"patient": patient, "timeline": timeline, "form": form, "can_add": can_add},
+        {
+            "patient": patient,
+            "timeline": timeline,
+            "form": form,
+            "can_add": can_add,
+            "instrument_points": instrument_points,
+            "instrument_forms": list(instrument_forms.values()),
+            "show_instruments": can_view_instruments and bool(instrument_points or instrument_forms),
+        },
     )
+
+
+def _instrument_forms(request: HttpRequest, patient: Patient, posted: str) -> dict[str, InstrumentScoreForm]:
+    """One clinic-entry form per instrument the clinic collects, for users who may add them. A post for an
+    instrument turned off since the page was drawn gets its form too, so the refusal is shown beside it."""
+    codes = outcome_settings().instruments if request.user.has_perm("procedures.add_instrumentscore") else []
+    if posted in Instrument.values and posted not in codes:
+        codes = [*codes, posted]
+    return {
+        code: InstrumentScoreForm(request.POST if code == posted else None, patient=patient, instrument=code)
+        for code in codes
+    }
+
+
+def _instrument_record(request: HttpRequest, patient: Patient, form: InstrumentScoreForm) -> bool:
+    """Record the posted instrument value; False (errors on the form) when it was refused."""
+    if not form.is_valid():
+        return False
+    data = form.cleaned_data
+    try:
+        score = instrument_score_record(
+            patient=patient,
+            instrument=form.instrument,
+            value=data["value"],
+            recorded_at=data["recorded_at"],
+            appointment=data["appointment"],
+            source=PainSource.CLINIC,
+            actor=request.user,
+        )
+    except OutcomeError as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+        return False
+    messages.success(request, f"{score.get_instrument_display()} {score.display_value} recorded.")
+    return True
 
 
 @permission_required("procedures.view_appointment", raise_exception=True)

@@ -17,6 +17,8 @@ from procedures.models import (
     FollowUp,
     FollowUpKind,
     FollowUpStatus,
+    InstrumentScore,
+    OutcomeSettings,
 )
 from procedures.services.messaging import message_plan_sync
 from tests.browser.pages import main
@@ -106,6 +108,33 @@ def test_patient_answers_a_check_in_on_a_phone(phone_page, screenshot, check_in,
     # The link was single-use.
     page.goto(_path(patient_links.checkin_link(followup_id=check_in.pk)))
     expect(page.get_by_test_id("checkin-closed")).to_contain_text("already been answered")
+
+
+def test_a_clinic_collecting_pgic_asks_it_in_words(phone_page, screenshot, check_in, browser_errors):
+    """The global impression of change is seven answers in words, one per row, each a full-width target."""
+    OutcomeSettings.objects.update_or_create(pk=1, defaults={"collect_pgic": True})
+    page = phone_page
+    page.goto(_path(patient_links.checkin_link(followup_id=check_in.pk)))
+    question = main(page).locator("#q-pgic")
+    expect(question).to_contain_text("Since the procedure, my overall status is:")
+    choices = question.locator("label")
+    expect(choices).to_have_count(7)
+    expect(choices.first).to_have_text("Very much improved")
+    expect(choices.last).to_have_text("Very much worse")
+    box = choices.nth(1).bounding_box()
+    assert box and box["width"] > 300 and box["height"] >= 40  # a thumb's target on a 390 px phone
+    _answer(page, "3", "70%", "2", ALL_NO)
+    page.get_by_test_id("checkin-submit").click()
+    expect(page.get_by_test_id("checkin-errors")).to_be_visible()
+    expect(question.get_by_role("alert")).to_contain_text("changed since the procedure")
+    _expected(browser_errors, "HTTP 400 POST /c/")
+    question.get_by_text("Much improved", exact=True).click()
+    expect(question.locator("input[value='2']")).to_be_checked()
+    screenshot(page, "checkin-pgic-phone")
+    page.get_by_test_id("checkin-submit").click()
+    expect(page.get_by_test_id("checkin-thanks")).to_be_visible()
+    impression = InstrumentScore.objects.get()
+    assert (impression.instrument, impression.value, impression.source) == ("pgic", 2, "check_in")
 
 
 def test_a_warning_sign_says_whom_to_call_and_reaches_the_nurses(
