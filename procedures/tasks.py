@@ -23,15 +23,29 @@ def messages_sweep() -> int:
     return messaging.messages_enqueue_due()
 
 
-@shared_task(bind=True, name="procedures.tasks.message_send", max_retries=None)
-def message_send(self, message_id: int) -> str:
-    """Send one message. The service's claim makes a duplicate or retried task a no-op; a temporary
-    failure comes back after a short backoff (the sweep would also find it)."""
+@shared_task(bind=True, name="procedures.tasks.messages_send", max_retries=None)
+def messages_send(self, message_ids: list[int]) -> dict[str, int]:
+    """Send a batch of messages (the sweep hands them out 50 at a time). The claim makes a duplicate or
+    retried task a no-op for rows already taken; rows that failed for a passing reason come back after a
+    short backoff (the sweep would also find them)."""
     from django.conf import settings
 
     from procedures.services import messaging
 
-    outcome = messaging.message_send(message_id=message_id)
-    if outcome == messaging.SendOutcome.RETRY and self.request.retries < settings.MESSAGE_MAX_ATTEMPTS:
-        raise self.retry(countdown=messaging.message_retry_delay(message_id=message_id))
-    return str(outcome)
+    outcomes = messaging.messages_send(message_ids=message_ids)
+    retry = [pk for pk, outcome in outcomes.items() if outcome == messaging.SendOutcome.RETRY]
+    if retry and self.request.retries < settings.MESSAGE_MAX_ATTEMPTS:
+        countdown = min(messaging.message_retry_delay(message_id=pk) for pk in retry)
+        raise self.retry(args=[retry], countdown=countdown)
+    counts: dict[str, int] = {}
+    for outcome in outcomes.values():
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
+
+
+@shared_task(name="procedures.tasks.message_send")
+def message_send(message_id: int) -> str:
+    """One message (kept for callers that hand over a single id)."""
+    from procedures.services import messaging
+
+    return str(messaging.message_send(message_id=message_id))

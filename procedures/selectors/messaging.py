@@ -155,11 +155,12 @@ def message_render(*, message: Message, channel: str) -> Content:
     return Content(subject=" ".join(subject.split()), text=text.strip() + "\n", html=html)
 
 
-def message_email(*, message: Message) -> EmailMultiAlternatives:
-    """The email as it goes out, with its stable Message-ID (a mailbox keeps one copy of a resend)."""
+def message_email(*, message: Message, content: Content | None = None) -> EmailMultiAlternatives:
+    """The email as it goes out, with its stable Message-ID (a mailbox keeps one copy of a resend).
+    `content` is what message_render already produced for this send, so it is not rendered twice."""
     from procedures.services.calendar import appointment_calendar
 
-    content = message_render(message=message, channel=Channel.EMAIL)
+    content = content or message_render(message=message, channel=Channel.EMAIL)
     headers = {"Message-ID": message.message_id}
     if message.kind != K.STAFF_ALERT:
         headers["List-Unsubscribe"] = (

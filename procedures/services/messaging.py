@@ -23,8 +23,8 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -53,6 +53,8 @@ PRE_PROCEDURE_KINDS = (K.HOLD, K.CONFIRM_REQUEST, K.DAY_BEFORE)
 # Rows the plan does not own: added by the send path (nudges) or by a check-in (staff alerts).
 UNPLANNED_KINDS = (K.NUDGE, K.STAFF_ALERT)
 SWEEP_BATCH = 500
+# Messages one task sends: the claim, the "about to send" record and the "sent" mark are one statement each.
+SEND_BATCH = 50
 # A sweep re-enqueues a planned row only when its last enqueue is older than this (a lost task).
 REENQUEUE_AFTER = timedelta(minutes=5)
 RETRY_BASE_SECONDS = 30
@@ -67,6 +69,9 @@ ALREADY_ANSWERED = "No longer needed: the patient has answered."
 MISSED_ON_CALL_LIST = "No longer needed: the check-in was missed and is on the staff call list."
 ALREADY_CONFIRMED = "No longer needed: the patient has confirmed."
 NO_ALERT_ADDRESS = "No CLINIC_ALERT_EMAIL set: the alert is on the urgent call list only."
+CALL_DETAIL = {
+    CallReason.NOT_REACHABLE: "Reminders cannot be sent to this patient: phone them with the instructions.",
+}
 FOUND_AT_PROVIDER = "The provider had already taken this message before a worker stopped; not sent again."
 
 
@@ -317,19 +322,20 @@ def _enqueue_at_once(message_ids: list[int]) -> None:
 
 
 def messages_enqueue(*, message_ids: list[int]) -> list[int]:
-    """Hand rows to the Celery workers; returns the ids handed over. A broker that is down loses
-    nothing: the rest stay planned for the next sweep."""
-    from procedures.tasks import message_send as message_send_task
+    """Hand rows to the Celery workers in batches; returns the ids handed over. A broker that is down
+    loses nothing: the rest stay planned for the next sweep."""
+    from procedures.tasks import messages_send as messages_send_task
 
-    handed = []
-    for message_id in message_ids:
+    handed: list[int] = []
+    for first in range(0, len(message_ids), SEND_BATCH):
+        batch = message_ids[first : first + SEND_BATCH]
         try:
             # No publish retries: with the broker down this must not hold up the request that booked.
-            message_send_task.apply_async(args=[message_id], retry=False)
+            messages_send_task.apply_async(args=[batch], retry=False)
         except Exception:
-            logger.warning("Could not enqueue message %s; the next sweep will.", message_id, exc_info=True)
+            logger.warning("Could not enqueue %s message(s); the next sweep will.", len(batch), exc_info=True)
             break
-        handed.append(message_id)
+        handed.extend(batch)
     return handed
 
 
@@ -352,41 +358,65 @@ def messages_send_due(*, now: datetime | None = None, limit: int = SWEEP_BATCH) 
     now = now or timezone.now()
     followups_mark_missed(now=now)
     outcomes: dict[str, int] = {}
-    for message_id in messages_due(now=now, limit=limit):
-        outcome = message_send(message_id=message_id, now=now)
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    ids = messages_due(now=now, limit=limit)
+    for first in range(0, len(ids), SEND_BATCH):
+        for outcome in messages_send(message_ids=ids[first : first + SEND_BATCH], now=now).values():
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return outcomes
 
 
-# --- sending one message -----------------------------------------------------------------------------
+# --- sending ------------------------------------------------------------------------------------------
 
 
-def _claim(message_id: int, now: datetime) -> tuple[Message, datetime | None] | None:
-    """Compare-and-set: the row moves to "sending" with our token only if it is still as we read it."""
-    row = Message.objects.filter(pk=message_id).first()
-    if row is None or row.due_at > now:
-        return None
-    lease = timedelta(seconds=settings.MESSAGE_SEND_LEASE_SECONDS)
-    stale = (
-        row.status == MessageStatus.SENDING and row.claimed_at is not None and row.claimed_at < now - lease
-    )
-    if row.status != MessageStatus.PLANNED and not stale:
-        return None
+def _claim(message_ids: list[int], now: datetime) -> tuple[uuid.UUID, dict[int, datetime]]:
+    """Compare-and-set for a batch: planned rows move to "sending" under one token in one UPDATE whose
+    WHERE re-checks the status, so of two workers racing for a row exactly one changes it. Claims left by a
+    dead worker are taken over one by one, each compared on that worker's own token. Returns the token
+    and, for taken-over rows, when the dead worker had claimed them."""
     token = uuid.uuid4()
-    won = Message.objects.filter(
-        pk=message_id, status=row.status, attempts=row.attempts, claim_token=row.claim_token
-    ).update(
-        status=MessageStatus.SENDING,
-        claim_token=token,
-        claimed_at=now,
-        attempts=F("attempts") + 1,
-        updated_at=now,
+    claim = {
+        "status": MessageStatus.SENDING,
+        "claim_token": token,
+        "claimed_at": now,
+        "attempts": F("attempts") + 1,
+        "updated_at": now,
+    }
+    Message.objects.filter(pk__in=message_ids, status=MessageStatus.PLANNED, due_at__lte=now).update(**claim)
+    lease = timedelta(seconds=settings.MESSAGE_SEND_LEASE_SECONDS)
+    dead: dict[int, datetime] = {}
+    stale = Message.objects.filter(
+        pk__in=message_ids, status=MessageStatus.SENDING, claimed_at__lt=now - lease
     )
-    if not won:
-        return None
-    message = Message.objects.select_related("patient", "appointment__patient", "followup").get(pk=message_id)
-    # For a takeover: when the dead worker claimed the row, so the provider can be asked what it took since.
-    return message, (row.claimed_at if stale else None)
+    for pk, dead_token, claimed_at in stale.values_list("pk", "claim_token", "claimed_at"):
+        if Message.objects.filter(pk=pk, status=MessageStatus.SENDING, claim_token=dead_token).update(
+            **claim
+        ):
+            dead[pk] = claimed_at
+    return token, dead
+
+
+def _set_per_row(token: uuid.UUID, messages: list[Message], fields: list[str], *, now: datetime) -> None:
+    """Write each row's own values for `fields` in one UPDATE … FROM (VALUES …), only where the batch's
+    claim still holds. (bulk_update's CASE expressions cost more to build than the sends they record.)"""
+    if not messages:
+        return
+    table = Message._meta.db_table
+    columns = ["id", *fields]
+    values = ", ".join(["(" + ", ".join(["%s"] * len(columns)) + ")"] * len(messages))
+    params: list = []
+    for message in messages:
+        params.append(str(message.pk))
+        params.extend(getattr(message, name) for name in fields)
+    assignments = ", ".join(f"{name} = v.{name}" for name in fields)
+    token_value = Message._meta.get_field("claim_token").get_db_prep_value(token, connection)
+    now_value = Message._meta.get_field("updated_at").get_db_prep_value(now, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH v({', '.join(columns)}) AS (VALUES {values}) "
+            f"UPDATE {table} SET {assignments}, updated_at = %s FROM v "
+            f"WHERE {table}.id = CAST(v.id AS INTEGER) AND {table}.claim_token = %s",
+            [*params, now_value, token_value],
+        )
 
 
 def _finish(message: Message, *, status: str, error: str = "", now: datetime, **fields) -> bool:
@@ -397,26 +427,24 @@ def _finish(message: Message, *, status: str, error: str = "", now: datetime, **
     return bool(updated)
 
 
-def _still_wanted(message: Message, now: datetime) -> tuple[str, str] | None:
-    """(status, reason) when the message must not go out; None when it should."""
-    from procedures.services.checkins import call_item_add
-
+def _still_wanted(message: Message) -> tuple[str, str, str | None] | None:
+    """(status, reason, call-list reason or None) when the message must not go out; None when it should.
+    Reads only: the caller writes the refusal (and the call-list item) in one transaction."""
     appointment = message.appointment
     if message.kind == K.STAFF_ALERT:
-        return (MessageStatus.SKIPPED, NO_ALERT_ADDRESS) if not settings.CLINIC_ALERT_EMAIL else None
+        return (MessageStatus.SKIPPED, NO_ALERT_ADDRESS, None) if not settings.CLINIC_ALERT_EMAIL else None
     if appointment.status == S.CANCELLED and message.kind != K.CANCELLATION:
-        return MessageStatus.CANCELLED, APPOINTMENT_CLOSED.format(status="cancelled")
+        return MessageStatus.CANCELLED, APPOINTMENT_CLOSED.format(status="cancelled"), None
     if message.kind in PRE_PROCEDURE_KINDS and appointment.status not in (S.SCHEDULED, S.CONFIRMED):
-        return MessageStatus.CANCELLED, APPOINTMENT_CLOSED.format(
-            status=appointment.get_status_display().lower()
-        )
+        closed = APPOINTMENT_CLOSED.format(status=appointment.get_status_display().lower())
+        return MessageStatus.CANCELLED, closed, None
     if message.kind == K.CONFIRM_REQUEST and appointment.status == S.CONFIRMED:
-        return MessageStatus.CANCELLED, ALREADY_CONFIRMED
+        return MessageStatus.CANCELLED, ALREADY_CONFIRMED, None
     if message.kind in (K.CHECK_IN, K.NUDGE) and message.followup is not None:
         if message.followup.status in (FollowUpStatus.ANSWERED, FollowUpStatus.CANCELLED):
-            return MessageStatus.CANCELLED, ALREADY_ANSWERED
+            return MessageStatus.CANCELLED, ALREADY_ANSWERED, None
         if message.followup.status == FollowUpStatus.MISSED:
-            return MessageStatus.CANCELLED, MISSED_ON_CALL_LIST
+            return MessageStatus.CANCELLED, MISSED_ON_CALL_LIST, None
     if message.kind == K.HOLD:
         line = (
             HoldPlanLine.objects.filter(
@@ -426,27 +454,14 @@ def _still_wanted(message: Message, now: datetime) -> tuple[str, str] | None:
             .first()
         )
         if line is None or not line.hold_hours:
-            return MessageStatus.CANCELLED, PLAN_CHANGED
+            return MessageStatus.CANCELLED, PLAN_CHANGED, None
         if line.plan.status != PlanStatus.CONFIRMED:
             reason = NOT_CONFIRMED.format(drug=line.medication.generic_name)
-            call_item_add(
-                patient=appointment.patient,
-                appointment=appointment,
-                reason=CallReason.HOLD_NOT_SENT,
-                detail=reason,
-                now=now,
-            )
-            return MessageStatus.SKIPPED, reason
+            return MessageStatus.SKIPPED, reason, CallReason.HOLD_NOT_SENT
     if message_channel(patient=message.patient) is None:
         if message.kind in PRE_PROCEDURE_KINDS or message.kind in (K.CONFIRMATION, K.RESCHEDULED):
-            call_item_add(
-                patient=message.patient,
-                appointment=appointment,
-                reason=CallReason.NOT_REACHABLE,
-                detail="Reminders cannot be sent to this patient: phone them with the instructions.",
-                now=now,
-            )
-        return MessageStatus.SKIPPED, NO_CHANNEL
+            return MessageStatus.SKIPPED, NO_CHANNEL, CallReason.NOT_REACHABLE
+        return MessageStatus.SKIPPED, NO_CHANNEL, None
     return None
 
 
@@ -471,22 +486,38 @@ def _retry_delay(attempts: int) -> timedelta:
     return min(timedelta(seconds=RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)), RETRY_LONGEST)
 
 
-def _deliver(message: Message) -> str:
-    """Hand the rendered message to its channel; returns the provider's id."""
-    if message.channel == Channel.EMAIL:
-        from procedures.selectors.messaging import message_email
+class _Channels:
+    """The providers for one batch: one SMTP connection and one SMS backend, opened when first needed."""
 
-        email: EmailMultiAlternatives = message_email(message=message)
-        email.send(fail_silently=False)
-        return message.message_id
-    from procedures.patient_links import public_url
+    def __init__(self) -> None:
+        self._mail = None
+        self._sms = None
 
-    return sms_backend().send(
-        to=message.recipient,
-        body=message.body,
-        key=f"message-{message.pk}",
-        status_callback=public_url("/sms/twilio/status/") if settings.SMS_BACKEND == "twilio" else "",
-    )
+    def deliver(self, message: Message, content) -> str:
+        if message.channel == Channel.EMAIL:
+            from procedures.selectors.messaging import message_email
+
+            if self._mail is None:
+                self._mail = get_connection()
+                self._mail.open()
+            email: EmailMultiAlternatives = message_email(message=message, content=content)
+            email.connection = self._mail
+            email.send(fail_silently=False)
+            return message.message_id
+        from procedures.patient_links import public_url
+
+        if self._sms is None:
+            self._sms = sms_backend()
+        return self._sms.send(
+            to=message.recipient,
+            body=message.body,
+            key=f"message-{message.pk}",
+            status_callback=public_url("/sms/twilio/status/") if settings.SMS_BACKEND == "twilio" else "",
+        )
+
+    def close(self) -> None:
+        if self._mail is not None:
+            self._mail.close()
 
 
 def _already_taken(message: Message, since: datetime) -> str | None:
@@ -497,15 +528,10 @@ def _already_taken(message: Message, since: datetime) -> str | None:
     )
 
 
-def message_send(*, message_id: int, now: datetime | None = None) -> SendOutcome:
-    """Send one due message, at most once. Safe to call from any number of workers at the same time."""
+def _prepare(message: Message, dead_claim_at: datetime | None, now: datetime):
+    """Everything before the hand-over: a takeover asks the provider first; then the message must still be
+    wanted, have a channel and not fall in quiet hours. Returns the rendered content, or the outcome."""
     from procedures.selectors.messaging import message_render
-
-    now = now or timezone.now()
-    claimed = _claim(message_id, now)
-    if claimed is None:
-        return SendOutcome.NOT_CLAIMED
-    message, dead_claim_at = claimed
 
     if dead_claim_at is not None and message.channel:
         taken = _already_taken(message, dead_claim_at)
@@ -522,15 +548,25 @@ def message_send(*, message_id: int, now: datetime | None = None) -> SendOutcome
                     _after_sent(message, now)
             return SendOutcome.SENT
 
-    with transaction.atomic():
-        refusal = _still_wanted(message, now)
-        if refusal is not None:
-            _finish(message, status=refusal[0], error=refusal[1], now=now)
-            return SendOutcome.CANCELLED if refusal[0] == MessageStatus.CANCELLED else SendOutcome.SKIPPED
+    refusal = _still_wanted(message)
+    if refusal is not None:
+        status, reason, call = refusal
+        with transaction.atomic():
+            _finish(message, status=status, error=reason, now=now)
+            if call is not None:
+                from procedures.services.checkins import call_item_add
+
+                call_item_add(
+                    patient=message.patient,
+                    appointment=message.appointment,
+                    reason=call,
+                    detail=CALL_DETAIL.get(call, reason),
+                    now=now,
+                )
+        return SendOutcome.CANCELLED if status == MessageStatus.CANCELLED else SendOutcome.SKIPPED
 
     if message.kind == K.STAFF_ALERT:
-        channel = Channel.EMAIL
-        recipient = settings.CLINIC_ALERT_EMAIL
+        channel, recipient = Channel.EMAIL, settings.CLINIC_ALERT_EMAIL
     else:
         channel = message_channel(patient=message.patient)
         recipient = message.patient.phone if channel == Channel.SMS else message.patient.email
@@ -548,34 +584,81 @@ def message_send(*, message_id: int, now: datetime | None = None) -> SendOutcome
             )
             return SendOutcome.DEFERRED
 
-    # Record what is about to go out before handing it over, so a worker that dies next can be checked.
     content = message_render(message=message, channel=channel)
     message.channel, message.recipient = channel, recipient
-    message.subject, message.body = content.subject, content.text
+    message.subject, message.body = content.subject[:200], content.text
     message.message_id = f"<message-{message.pk}@{settings.MESSAGE_ID_DOMAIN}>"
-    Message.objects.filter(pk=message.pk, claim_token=message.claim_token).update(
-        channel=channel,
-        recipient=recipient,
-        subject=content.subject[:200],
-        body=content.text,
-        message_id=message.message_id,
-        updated_at=now,
-    )
     message.updated_at = now
+    return content
 
+
+def messages_send(*, message_ids: list[int], now: datetime | None = None) -> dict[int, SendOutcome]:
+    """Send a batch of due messages, each at most once. Safe to run in any number of workers at once:
+    a row another worker claimed is reported NOT_CLAIMED and left alone."""
+    now = now or timezone.now()
+    outcomes = dict.fromkeys(message_ids, SendOutcome.NOT_CLAIMED)
+    if not message_ids:
+        return outcomes
+    token, dead = _claim(message_ids, now)
+    claimed = Message.objects.filter(claim_token=token).select_related(
+        "patient", "appointment__patient", "appointment__procedure_type", "appointment__physician", "followup"
+    )
+    ready: list[tuple[Message, object]] = []
+    for message in claimed.order_by("due_at", "id"):
+        prepared = _prepare(message, dead.get(message.pk), now)
+        if isinstance(prepared, SendOutcome):
+            outcomes[message.pk] = prepared
+        else:
+            ready.append((message, prepared))
+    if not ready:
+        return outcomes
+
+    # Record what is about to go out before handing it over, so a worker that dies next can be checked.
+    _set_per_row(
+        token,
+        [message for message, _ in ready],
+        ["channel", "recipient", "subject", "body", "message_id"],
+        now=now,
+    )
+    delivered = []
+    channels = _Channels()
     try:
-        provider_id = _deliver(message)
-    except SmsTemporaryError as exc:
-        return _failed_attempt(message, str(exc), now, temporary=True)
-    except SmsError as exc:
-        return _failed_attempt(message, str(exc), now, temporary=False)
-    except OSError as exc:  # SMTP connection trouble (smtplib errors are OSErrors)
-        return _failed_attempt(message, f"Email could not be sent: {exc}", now, temporary=True)
+        for message, content in ready:
+            try:
+                message.provider_id = channels.deliver(message, content)[:64]
+            except SmsTemporaryError as exc:
+                outcomes[message.pk] = _failed_attempt(message, str(exc), now, temporary=True)
+            except SmsError as exc:
+                outcomes[message.pk] = _failed_attempt(message, str(exc), now, temporary=False)
+            except OSError as exc:  # SMTP trouble (smtplib's errors are OSErrors)
+                outcomes[message.pk] = _failed_attempt(
+                    message, f"Email could not be sent: {exc}", now, temporary=True
+                )
+            else:
+                delivered.append(message)
+                outcomes[message.pk] = SendOutcome.SENT
+    finally:
+        channels.close()
 
     with transaction.atomic():
-        if _finish(message, status=MessageStatus.SENT, now=now, sent_at=now, provider_id=provider_id[:64]):
+        # Guarded by the batch's token: a row whose claim a slow worker lost is not overwritten.
+        _set_per_row(token, delivered, ["provider_id"], now=now)
+        Message.objects.filter(pk__in=[m.pk for m in delivered], claim_token=token).update(
+            status=MessageStatus.SENT,
+            sent_at=now,
+            error="",
+            claim_token=None,
+            claimed_at=None,
+            updated_at=now,
+        )
+        for message in delivered:
             _after_sent(message, now)
-    return SendOutcome.SENT
+    return outcomes
+
+
+def message_send(*, message_id: int, now: datetime | None = None) -> SendOutcome:
+    """Send one due message, at most once (a batch of one)."""
+    return messages_send(message_ids=[message_id], now=now)[message_id]
 
 
 def _failed_attempt(message: Message, error: str, now: datetime, *, temporary: bool) -> SendOutcome:
