@@ -1,0 +1,34 @@
+"""The floors every figure is compared with: the least a request through the whole stack (gunicorn, every
+middleware, the session and its save, authentication) costs on this machine at that moment. Mounted by
+bench/urls.py only."""
+
+from django.db import transaction
+from django.db.models import F
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_GET
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from procedures.models import Patient, PhysicianProfile
+
+
+@require_GET
+def floor(request: HttpRequest) -> HttpResponse:
+    """A logged-in GET (the middleware insists on the login) that runs one primary-key query."""
+    mrn = Patient.objects.filter(pk=request.GET.get("id", "1")).values_list("mrn", flat=True).first()
+    return HttpResponse(mrn or "", content_type="text/plain")
+
+
+class FloorWrite(APIView):
+    """The booking API's floor: the same token authentication and permission, then the one thing every
+    booking into a physician's day must do in turn — lock the physician's row — and one write, committed."""
+
+    required_permissions = ["procedures.add_appointment"]
+
+    def post(self, request):
+        physician_id = int(request.data.get("physician", 0))
+        with transaction.atomic():
+            PhysicianProfile.objects.select_for_update().filter(pk=physician_id).values_list("pk").get()
+            PhysicianProfile.objects.filter(pk=physician_id).update(npi=F("npi"))
+        return Response({"physician": physician_id}, status=status.HTTP_201_CREATED)
