@@ -893,21 +893,18 @@ class PatientMedicationViewSet(
         return Response(PatientMedicationSerializer(entry).data)
 
 
-class PainScoreViewSet(
+class _PatientTimelineViewSet(
     AuditActorMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Pain scores on one timeline per patient. List with `?patient=`; create with `patient`, `score` (0–10),
-    `recorded_at` (not in the future), optional `appointment` and `percent_relief`."""
-
-    serializer_class = PainScoreSerializer
-    queryset = PainScore.objects.all()
+    """One patient's scores in time order: list needs `?patient=`; create goes through `record` (a service
+    that raises OutcomeError naming the field)."""
 
     def get_queryset(self):
-        queryset = PainScore.objects.order_by("recorded_at", "id")
+        queryset = self.queryset.model.objects.order_by("recorded_at", "id")
         patient = self.request.query_params.get("patient")
         if self.action == "list":
             if not patient or not patient.isdigit():
@@ -923,28 +920,32 @@ class PainScoreViewSet(
         return super().list(request, *args, **kwargs)
 
     def perform_create(self, serializer):
-        data = serializer.validated_data
         try:
-            serializer.instance = pain_score_record(
-                patient=data["patient"],
-                appointment=data.get("appointment"),
-                score=data["score"],
-                percent_relief=data.get("percent_relief"),
-                recorded_at=data["recorded_at"],
-                source=data["source"],
-                actor=self.request.user,
-            )
+            serializer.instance = self.record(serializer.validated_data)
         except OutcomeError as exc:
             raise ValidationError({exc.field: [str(exc)]}) from exc
 
 
-class InstrumentScoreViewSet(
-    AuditActorMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    viewsets.GenericViewSet,
-):
+class PainScoreViewSet(_PatientTimelineViewSet):
+    """Pain scores on one timeline per patient. List with `?patient=`; create with `patient`, `score` (0–10),
+    `recorded_at` (not in the future), optional `appointment` and `percent_relief`."""
+
+    serializer_class = PainScoreSerializer
+    queryset = PainScore.objects.all()
+
+    def record(self, data: dict) -> PainScore:
+        return pain_score_record(
+            patient=data["patient"],
+            appointment=data.get("appointment"),
+            score=data["score"],
+            percent_relief=data.get("percent_relief"),
+            recorded_at=data["recorded_at"],
+            source=data["source"],
+            actor=self.request.user,
+        )
+
+
+class InstrumentScoreViewSet(_PatientTimelineViewSet):
     """Optional outcome instruments on the pain timeline, as pain scores are. List with `?patient=`; create
     with `patient`, `instrument` (`odi` or `pgic`, only those the clinic collects), `value`, `recorded_at`
     (not in the future), optional `appointment` and `source`."""
@@ -952,33 +953,13 @@ class InstrumentScoreViewSet(
     serializer_class = InstrumentScoreSerializer
     queryset = InstrumentScore.objects.all()
 
-    def get_queryset(self):
-        queryset = InstrumentScore.objects.order_by("recorded_at", "id")
-        patient = self.request.query_params.get("patient")
-        if self.action == "list":
-            if not patient or not patient.isdigit():
-                raise ValidationError({"patient": ["Give the patient's id: ?patient=<id>."]})
-            patient_get_for_user(user=self.request.user, patient_id=int(patient))
-            queryset = queryset.filter(patient_id=int(patient))
-        return queryset
-
-    @extend_schema(
-        parameters=[OpenApiParameter("patient", int, required=True, description="The patient's id")]
-    )
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
-
-    def perform_create(self, serializer):
-        data = serializer.validated_data
-        try:
-            serializer.instance = instrument_score_record(
-                patient=data["patient"],
-                appointment=data.get("appointment"),
-                instrument=data["instrument"],
-                value=data["value"],
-                recorded_at=data["recorded_at"],
-                source=data["source"],
-                actor=self.request.user,
-            )
-        except OutcomeError as exc:
-            raise ValidationError({exc.field: [str(exc)]}) from exc
+    def record(self, data: dict) -> InstrumentScore:
+        return instrument_score_record(
+            patient=data["patient"],
+            appointment=data.get("appointment"),
+            instrument=data["instrument"],
+            value=data["value"],
+            recorded_at=data["recorded_at"],
+            source=data["source"],
+            actor=self.request.user,
+        )
