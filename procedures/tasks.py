@@ -41,11 +41,3 @@ def messages_send(self, message_ids: list[int]) -> dict[str, int]:
     for outcome in outcomes.values():
         counts[outcome] = counts.get(outcome, 0) + 1
     return counts
-
-
-@shared_task(name="procedures.tasks.message_send")
-def message_send(message_id: int) -> str:
-    """One message (kept for callers that hand over a single id)."""
-    from procedures.services import messaging
-
-    return str(messaging.message_send(message_id=message_id))

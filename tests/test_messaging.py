@@ -448,3 +448,23 @@ def test_plan_sync_is_idempotent():
     first = message_plan_sync(appointment_id=appointment.pk, change="booked")
     second = message_plan_sync(appointment_id=appointment.pk)
     assert [(m.pk, m.due_at, m.status) for m in first] == [(m.pk, m.due_at, m.status) for m in second]
+
+
+@time_machine.travel(datetime(2026, 3, 2, 15, 0, tzinfo=NY), tick=False)
+def test_the_moved_notice_survives_a_change_made_before_it_goes(clinic, frontdesk, physician):
+    patient = texting_patient()
+    appointment = appointment_book(
+        request=BookingRequest(
+            patient=patient,
+            procedure_type=clinic["tfesi"],
+            physician=clinic["lee"],
+            start=datetime(2026, 3, 12, 9, 0, tzinfo=NY),
+        ),
+        actor=frontdesk,
+    )
+    appointment_reschedule(
+        appointment_id=appointment.pk, start=datetime(2026, 3, 19, 10, 0, tzinfo=NY), actor=frontdesk
+    )
+    add_drug(patient, "clopidogrel", physician)  # recomputes the hold plan, and with it the messages
+    moved = Message.objects.get(appointment=appointment, kind=K.RESCHEDULED)
+    assert moved.status == MessageStatus.PLANNED and moved.due_at == timezone.now()

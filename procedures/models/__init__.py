@@ -29,7 +29,6 @@ from procedures.models.instruments import (
 )
 from procedures.models.medications import DoseIntent, DrugClass, Indication, Medication, PatientMedication
 from procedures.models.messaging import (
-    FINAL_STATUSES,
     SENT_STATUSES,
     Channel,
     Message,
@@ -71,7 +70,6 @@ from procedures.models.waitlist import OfferStatus, WaitlistEntry, WaitlistOffer
 __all__ = [
     "ACTIVE_STATUSES",
     "CLOSED_STATUSES",
-    "FINAL_STATUSES",
     "INSTRUMENT_RANGES",
     "PGIC_ANCHORS",
     "RESCHEDULABLE_STATUSES",

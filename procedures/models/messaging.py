@@ -36,7 +36,6 @@ class MessageStatus(models.TextChoices):
 
 # What has reached (or may have reached) the patient: never sent again.
 SENT_STATUSES = (MessageStatus.SENT, MessageStatus.DELIVERED)
-FINAL_STATUSES = (*SENT_STATUSES, MessageStatus.FAILED, MessageStatus.SKIPPED, MessageStatus.CANCELLED)
 
 
 class Message(models.Model):

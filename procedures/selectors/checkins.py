@@ -14,10 +14,5 @@ def call_list() -> QuerySet[CallListItem]:
     )
 
 
-def call_list_counts() -> dict[str, int]:
-    open_items = CallListItem.objects.filter(resolved_at__isnull=True)
-    return {"open": open_items.count(), "urgent": open_items.filter(urgent=True).count()}
-
-
 def urgent_call_count() -> int:
     return CallListItem.objects.filter(resolved_at__isnull=True, urgent=True).count()

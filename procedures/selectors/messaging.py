@@ -21,7 +21,6 @@ from procedures.models import (
     HoldPlanLine,
     Message,
     MessageKind,
-    MessageStatus,
 )
 from procedures.rules import patient_text
 
@@ -204,7 +203,3 @@ def outbox(
         start = timezone.make_aware(datetime.combine(day, datetime.min.time()))
         qs = qs.filter(due_at__gte=start, due_at__lt=start + timedelta(days=1))
     return qs
-
-
-def outbox_problem_count() -> int:
-    return Message.objects.filter(status__in=(MessageStatus.FAILED, MessageStatus.SKIPPED)).count()

@@ -172,9 +172,12 @@ def _desired(
         plan.append(
             PlannedMessage(K.CONFIRMATION, "confirmation", confirmation.due_at if confirmation else now)
         )
-    if change == "rescheduled":
-        # One notice per new time; an earlier one not yet sent is cancelled as stale.
-        plan.append(PlannedMessage(K.RESCHEDULED, f"moved:{appointment.start:%Y%m%dT%H%MZ}", now))
+    moved_key = f"moved:{appointment.start:%Y%m%dT%H%MZ}"
+    if change == "rescheduled" or moved_key in existing:
+        # One notice per new time, kept through later changes (a hold plan recomputed a moment after the
+        # move); a notice for an earlier time not yet sent is cancelled as stale.
+        moved = existing.get(moved_key)
+        plan.append(PlannedMessage(K.RESCHEDULED, moved_key, moved.due_at if moved else now))
     if status in (S.SCHEDULED, S.CONFIRMED):
         local_start = appointment.start.astimezone(zone)
         lines = HoldPlanLine.objects.filter(plan__appointment=appointment).select_related("medication")

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from procedures import patient_links
 from procedures.forms.checkins import CallResolveForm, CheckInForm
 from procedures.models import (
+    RESCHEDULABLE_STATUSES,
     Appointment,
     CallListItem,
     Channel,
@@ -84,8 +85,7 @@ def patient_appointment_view(request: HttpRequest, token: str) -> HttpResponse:
             "token": token,
             "notice": notice,
             "error": error,
-            "can_answer": appointment.status in ("scheduled", "confirmed")
-            and appointment.start > timezone.now(),
+            "can_answer": appointment.status in RESCHEDULABLE_STATUSES and appointment.start > timezone.now(),
         },
         status=400 if error else 200,
     )
