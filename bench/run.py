@@ -16,7 +16,7 @@ on the same machine, in the same run (other work on the machine slows both alike
 5. A web worker's memory over BENCH_MEMORY_REQUESTS requests (default 10,000) of the page mix.
 
 The table is printed and written to var/bench/results.md (and results.json). BENCH_ONLY=load,booking,sweep,
-memory,queries runs a subset."""
+memory,queries runs a subset; BENCH_ENDPOINTS=day,slots,… only those pages (keys in bench/scenario.py)."""
 
 import json
 import os

@@ -1,6 +1,7 @@
 """What the benchmark asks for, worked out from the data set in the database (runs inside Django): the users
 it logs in as, and each page or API call with the paths it rotates over."""
 
+import os
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -123,6 +124,9 @@ def endpoints(*, today: date | None = None) -> list[Endpoint]:
                  [_url("pain-timeline", pk) for pk in patient_ids], None, "not in the issue's list"),
         Endpoint("rfa", "RFA pathway board", FRONT_DESK, [_url("rfa-pathway")], None, "not in the issue's list"),
     ]  # fmt: skip
+    # BENCH_ENDPOINTS=day,slots measures only those (and the floor): for working on one page at a time.
+    if keys := {k for k in os.environ.get("BENCH_ENDPOINTS", "").split(",") if k}:
+        found = [e for e in found if e.key in keys | {"floor"}]
     for endpoint in found:
         endpoint.extra = {"day": day.isoformat(), "physician": physician.pk}
     return [e for e in found if all(e.paths)]
