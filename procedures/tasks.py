@@ -41,3 +41,12 @@ def messages_send(self, message_ids: list[int]) -> dict[str, int]:
     for outcome in outcomes.values():
         counts[outcome] = counts.get(outcome, 0) + 1
     return counts
+
+
+@shared_task(name="procedures.tasks.rollups_sweep")
+def rollups_sweep() -> int:
+    """Beat, every ROLLUP_SWEEP_SECONDS: bring the outcomes dashboard's and the RFA board's rollups up to date
+    for every patient the database triggers queued (services/rollups.py)."""
+    from procedures.services import rollups
+
+    return rollups.rollups_sweep()

@@ -134,6 +134,11 @@ class OutcomeGroupSerializer(serializers.Serializer):
 
 class DashboardSerializer(serializers.Serializer):
     computed_at = ClinicDateTimeField()
+    patients_waiting = serializers.IntegerField(
+        source="waiting",
+        help_text="Patients whose latest changes are not in these figures yet (usually 0; the rollups "
+        "catch up within a minute).",
+    )
     windows = TimepointSerializer(many=True)
     total = OutcomeGroupSerializer()
     groups = OutcomeGroupSerializer(many=True, help_text="One per procedure type, by name.")

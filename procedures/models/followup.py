@@ -36,6 +36,8 @@ class FollowUp(models.Model):
         indexes = [
             # The reminders sweep reads planned follow-ups by due time.
             models.Index(fields=["due_at"], name="followup_planned_due_idx", condition=Q(status="planned")),
+            # The outcomes dashboard counts follow-ups sent, due and not answered yet.
+            models.Index(fields=["due_at"], name="followup_sent_due_idx", condition=Q(status="sent")),
         ]
 
     def __str__(self) -> str:

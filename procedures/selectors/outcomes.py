@@ -1,15 +1,12 @@
 """Reads over the pain timeline."""
 
-from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from itertools import groupby
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import (
-    Avg,
     BooleanField,
     Count,
     DurationField,
@@ -41,6 +38,8 @@ from procedures.models import (
     Patient,
     ProcedureRecord,
     Purpose,
+    RfaPathwayState,
+    RfaStage,
     SpinalRegion,
 )
 from procedures.selectors.schedule import day_bounds
@@ -198,7 +197,7 @@ class RfaPathway:
     rule: dict
 
 
-def _rfa_rule() -> dict:
+def rfa_rule() -> dict:
     rules = CoverageRule.objects.filter(family="facet_rfa", purpose__in=[Purpose.THERAPEUTIC, ""])
     rule = max(rules, key=lambda r: bool(r.purpose), default=None)
     if rule is None:
@@ -209,18 +208,14 @@ def _rfa_rule() -> dict:
     }
 
 
-def rfa_pathway(*, today: date) -> RfaPathway:
-    """The facet RFA pathway per patient and spinal region, in a fixed number of queries (five):
-
-    - one qualifying block: some, but fewer than the rule's required, qualifying diagnostic medial branch
-      blocks (peak relief ≥ the rule's percent, each the rule's gap after the previous counted one);
-    - eligible: enough qualifying blocks, no RFA done or booked in the region yet;
-    - booked: an active (not yet discharged) facet RFA appointment in the region;
-    - due for a repeat: the last RFA in the region was ≥ repeat_min_relief_weeks ago and nothing is booked;
-      `relief_meets_rule` tells whether the documented relief (≥ repeat_min_relief_percent lasting ≥
-      repeat_min_relief_weeks) supports it. A patient with an RFA done is on the repeat track only."""
-    rule = _rfa_rule()
+def rfa_pathway_rows(*, rule: dict, patient_ids: Iterable[int] | None = None) -> list[RfaPathwayRow]:
+    """Where each patient stands on the facet RFA pathway per spinal region (all patients, or those named),
+    in a fixed number of queries (four), before sorting into the board's columns by `rfa_pathway_stage`.
+    `qualifying` counts diagnostic medial branch blocks at the rule's peak relief, each the rule's gap after
+    the previous one counted; `booked` is the next active facet RFA in the region, `last_rfa` the last
+    discharged one, with the documented relief after it."""
     rows: dict[tuple[int, str], RfaPathwayRow] = {}
+    patients = {} if patient_ids is None else {"patient_id__in": list(patient_ids)}
 
     def row(appointment: Appointment) -> RfaPathwayRow:
         key = (appointment.patient_id, appointment.procedure_type.spinal_region)
@@ -232,11 +227,14 @@ def rfa_pathway(*, today: date) -> RfaPathway:
         status=AppointmentStatus.DISCHARGED,
         procedure_type__family="facet_mbb",
         procedure_type__purpose=Purpose.DIAGNOSTIC,
+        **patients,
     ).select_related("patient", "procedure_type")
     for block in blocks.order_by("start", "id"):
         row(block).blocks.append(block)
     rfas = Appointment.objects.filter(
-        status__in=[*ACTIVE_STATUSES, AppointmentStatus.DISCHARGED], procedure_type__family="facet_rfa"
+        status__in=[*ACTIVE_STATUSES, AppointmentStatus.DISCHARGED],
+        procedure_type__family="facet_rfa",
+        **patients,
     ).select_related("patient", "procedure_type")
     for rfa in rfas.order_by("start", "id"):
         entry = row(rfa)
@@ -259,9 +257,8 @@ def rfa_pathway(*, today: date) -> RfaPathway:
             )
         )
 
-    board = RfaPathway(one_block=[], eligible=[], booked=[], due_repeat=[], rule=rule)
     interval = timedelta(weeks=rule["repeat_min_relief_weeks"])
-    for entry in sorted(rows.values(), key=lambda r: (r.patient.last_name, r.patient.first_name, r.region)):
+    for entry in rows.values():
         last = None
         for block in entry.blocks:
             if (block.block_peak_relief_percent or 0) < rule["diagnostic_min_relief_percent"]:
@@ -269,9 +266,7 @@ def rfa_pathway(*, today: date) -> RfaPathway:
             if last is None or (block.start - last.start).days >= rule["diagnostic_min_gap_days"]:
                 entry.qualifying += 1
                 last = block
-        if entry.booked is not None:
-            board.booked.append(entry)
-        elif entry.last_rfa is not None:
+        if entry.booked is None and entry.last_rfa is not None:
             rfa = entry.last_rfa
             entry.repeat_from = timezone.localdate(rfa.start + interval)
             entry.relief = _relief_from(reports[rfa.pk], ended.get(rfa.pk, rfa.end))
@@ -279,13 +274,178 @@ def rfa_pathway(*, today: date) -> RfaPathway:
                 entry.relief[0] >= rule["repeat_min_relief_percent"]
                 and entry.relief[1] >= rule["repeat_min_relief_weeks"]
             )
+    return list(rows.values())
+
+
+def rfa_pathway_stage(entry: RfaPathwayRow, *, rule: dict) -> str | None:
+    """The board's column for a row (RfaStage values); None for a row on no column (no qualifying block,
+    nothing booked or done). A patient with an RFA done is on the repeat track only."""
+    if entry.booked is not None:
+        return RfaStage.BOOKED
+    if entry.last_rfa is not None:
+        return RfaStage.REPEAT
+    if entry.qualifying >= rule["diagnostic_blocks_required"]:
+        return RfaStage.ELIGIBLE
+    if entry.qualifying:
+        return RfaStage.ONE_BLOCK
+    return None
+
+
+def rfa_pathway(*, today: date) -> RfaPathway:
+    """The facet RFA pathway board, worked out live from the source tables (used where the rollup table is
+    not kept, and in tests as the reference for it):
+
+    - one qualifying block: some, but fewer than the rule's required, qualifying diagnostic medial branch
+      blocks (peak relief ≥ the rule's percent, each the rule's gap after the previous counted one);
+    - eligible: enough qualifying blocks, no RFA done or booked in the region yet;
+    - booked: an active (not yet discharged) facet RFA appointment in the region;
+    - due for a repeat: the last RFA in the region was ≥ repeat_min_relief_weeks ago and nothing is booked;
+      `relief_meets_rule` tells whether the documented relief (≥ repeat_min_relief_percent lasting ≥
+      repeat_min_relief_weeks) supports it."""
+    rule = rfa_rule()
+    board = RfaPathway(one_block=[], eligible=[], booked=[], due_repeat=[], rule=rule)
+    columns = {
+        RfaStage.ONE_BLOCK: board.one_block,
+        RfaStage.ELIGIBLE: board.eligible,
+        RfaStage.BOOKED: board.booked,
+    }
+    rows = rfa_pathway_rows(rule=rule)
+    for entry in sorted(rows, key=lambda r: (r.patient.last_name, r.patient.first_name, r.region)):
+        stage = rfa_pathway_stage(entry, rule=rule)
+        if stage == RfaStage.REPEAT:
             if entry.repeat_from <= today:
                 board.due_repeat.append(entry)
-        elif entry.qualifying >= rule["diagnostic_blocks_required"]:
-            board.eligible.append(entry)
-        elif entry.qualifying:
-            board.one_block.append(entry)
+        elif stage is not None:
+            columns[stage].append(entry)
     return board
+
+
+RFA_BOARD_COLUMNS = (
+    ("one-block", "One qualifying block", RfaStage.ONE_BLOCK),
+    ("eligible", "Eligible for RFA — not yet booked", RfaStage.ELIGIBLE),
+    ("booked", "RFA booked", RfaStage.BOOKED),
+    ("due-repeat", "Due for a repeat", RfaStage.REPEAT),
+)
+
+
+@dataclass
+class RfaBoardColumn:
+    key: str
+    title: str
+    rows: list[RfaPathwayRow]
+    count: int  # rows in the column; `rows` holds one page of them, by patient name
+    offset: int
+    per_page: int
+
+    @property
+    def page(self) -> int:
+        return self.offset // self.per_page + 1
+
+    @property
+    def last_shown(self) -> int:
+        return self.offset + len(self.rows)
+
+    @property
+    def previous_page(self) -> int | None:
+        return self.page - 1 if self.page > 1 else None
+
+    @property
+    def next_page(self) -> int | None:
+        return self.page + 1 if self.offset + len(self.rows) < self.count else None
+
+
+@dataclass
+class RfaBoard:
+    columns: list[RfaBoardColumn]
+    rule: dict
+    waiting: int = 0  # patients whose latest changes are not on the board yet
+
+
+def rfa_board(*, today: date, per_column: int, column: str | None = None, offset: int = 0) -> RfaBoard:
+    """The RFA pathway board as the page shows it: each column's count and one page of its rows by patient
+    name (`offset` applies to `column` only). On PostgreSQL it reads RfaPathwayState, the rollup of
+    rfa_pathway_rows, after bringing queued patients up to date; elsewhere it sorts the live rows."""
+    from procedures.services.rollups import rollups_catch_up, rollups_kept  # built on this module
+
+    rule = rfa_rule()
+    if not rollups_kept():
+        board = rfa_pathway(today=today)
+        live = dict(
+            zip(
+                [key for key, _, _ in RFA_BOARD_COLUMNS],
+                [board.one_block, board.eligible, board.booked, board.due_repeat],
+                strict=True,
+            )
+        )
+        return RfaBoard(
+            columns=[
+                RfaBoardColumn(
+                    key,
+                    title,
+                    live[key][(start := offset if key == column else 0) : start + per_column],
+                    len(live[key]),
+                    start,
+                    per_column,
+                )
+                for key, title, _ in RFA_BOARD_COLUMNS
+            ],
+            rule=rule,
+        )
+    waiting = rollups_catch_up()
+    states = RfaPathwayState.objects.all()
+    due = Q(stage=RfaStage.REPEAT, repeat_from__lte=today)
+    in_column = {
+        key: (due if stage == RfaStage.REPEAT else Q(stage=stage)) for key, _, stage in RFA_BOARD_COLUMNS
+    }
+    counts = {key: 0 for key, _, _ in RFA_BOARD_COLUMNS}
+    stage_keys = {stage: key for key, _, stage in RFA_BOARD_COLUMNS}
+    for stage, due_now, n in (
+        states.annotate(due_now=ExpressionWrapper(Q(repeat_from__lte=today), output_field=BooleanField()))
+        .values_list("stage", "due_now")
+        .annotate(n=Count("pk"))
+        .order_by()
+    ):
+        if stage != RfaStage.REPEAT or due_now:
+            counts[stage_keys[stage]] += n
+    pages = {}
+    for key, _, _ in RFA_BOARD_COLUMNS:
+        start = offset if key == column else 0
+        pages[key] = list(
+            states.filter(in_column[key])
+            .select_related("patient", "booked", "last_rfa")
+            .order_by("last_name", "first_name", "region", "pk")[start : start + per_column]
+        )
+    block_ids = [pk for page in pages.values() for state in page for pk in state.block_ids]
+    blocks = Appointment.objects.only("pk", "start", "block_peak_relief_percent").in_bulk(block_ids)
+
+    def row(state: RfaPathwayState) -> RfaPathwayRow:
+        return RfaPathwayRow(
+            patient=state.patient,
+            region=state.region,
+            blocks=[blocks[pk] for pk in state.block_ids if pk in blocks],
+            qualifying=state.qualifying,
+            booked=state.booked,
+            last_rfa=state.last_rfa,
+            relief=(state.relief_percent, state.relief_weeks) if state.relief_percent is not None else None,
+            relief_meets_rule=state.relief_meets_rule,
+            repeat_from=state.repeat_from,
+        )
+
+    return RfaBoard(
+        columns=[
+            RfaBoardColumn(
+                key,
+                title,
+                [row(s) for s in pages[key]],
+                counts[key],
+                offset if key == column else 0,
+                per_column,
+            )
+            for key, title, _ in RFA_BOARD_COLUMNS
+        ],
+        rule=rule,
+        waiting=waiting,
+    )
 
 
 # --- Physician outcomes dashboard --------------------------------------------------------------------
@@ -412,42 +572,36 @@ class Dashboard:
     total: OutcomeGroup
     windows: tuple[Timepoint, ...]
     computed_at: datetime
+    # Patients whose latest changes are not in these figures yet (queued for the rollup refresh).
+    waiting: int = 0
 
 
 def kaplan_meier(*, pairs: Iterable[tuple[float, bool]]) -> list[KMStep]:
     """The product-limit estimate from one (days, event) pair per procedure: event True when relief was lost
     on that day, False when the procedure was censored there (last report, relief still held). At a day with
     both, the censored ones count as at risk, as usual."""
-    ordered = sorted(pairs)
-    at_risk = len(ordered)
+    return kaplan_meier_counts(counts=Counter(pairs))
+
+
+def kaplan_meier_counts(*, counts: Mapping[tuple[float, bool], int]) -> list[KMStep]:
+    """The same estimate from how many procedures had each (days, event) pair."""
+    at_risk = sum(counts.values())
     survival = 1.0
     steps = []
-    for day, same_day in groupby(ordered, key=lambda pair: pair[0]):
-        flags = [event for _, event in same_day]
-        events = sum(flags)
+    for day in sorted({day for day, _ in counts}):
+        events, censored = counts.get((day, True), 0), counts.get((day, False), 0)
+        if not events and not censored:
+            continue
         if events:
             survival *= 1 - events / at_risk
-        steps.append(KMStep(day, at_risk, events, len(flags) - events, survival))
-        at_risk -= len(flags)
+        steps.append(KMStep(day, at_risk, events, censored, survival))
+        at_risk -= events + censored
     return steps
 
 
 def kaplan_meier_median(*, steps: list[KMStep]) -> float | None:
     """The first day on which the estimate reaches 50 % or below; None if it never does."""
     return next((step.day for step in steps if step.events and step.survival <= 0.5), None)
-
-
-@contextmanager
-def _without_jit() -> Iterator[None]:
-    """PostgreSQL would compile the dashboard's queries (hundreds of aggregate expressions, each with a
-    filter) to machine code first: ten seconds for 2,000 procedures, against a quarter of one to run them."""
-    if connection.vendor != "postgresql":
-        yield
-        return
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL jit = off")
-        yield
 
 
 def _procedure_end() -> Coalesce:
@@ -528,14 +682,44 @@ def _window_scores(timepoint: Timepoint) -> dict[str, Subquery]:
     }
 
 
+def procedure_outcomes(**filters) -> QuerySet[Appointment]:
+    """One row per done procedure matching `filters`, with every value the dashboard reads from it worked out
+    in SQL: the definition behind both the live dashboard and the rollup tables (services/rollups.py copies
+    these rows into ProcedureOutcome). `lost_at` is the first report under 50 % relief, `last_at` the last one
+    whose relief can be worked out; the window columns hold the latest report in each window."""
+    relief_lost_at = _reports().filter(_relief_lost()).order_by("recorded_at", "id").values("recorded_at")[:1]
+    last_report_at = (
+        _reports().filter(_relief_known()).order_by("-recorded_at", "-id").values("recorded_at")[:1]
+    )
+    return _per_procedure(**filters).annotate(
+        lost_at=Subquery(relief_lost_at),
+        last_at=Subquery(last_report_at),
+        complication_chars=Length(Trim("record__complications")),
+        fu_answered=_count(
+            FollowUp.objects.filter(appointment_id=OuterRef("pk"), status=FollowUpStatus.ANSWERED)
+        ),
+        fu_missed=_count(
+            FollowUp.objects.filter(appointment_id=OuterRef("pk"), status=FollowUpStatus.MISSED)
+        ),
+        **{name: query for t in OUTCOME_WINDOWS for name, query in _window_scores(t).items()},
+    )
+
+
+def km_whole_days(elapsed: timedelta) -> float:
+    """Kaplan–Meier counts whole days after the procedure ended, as the windows do: a report 14 days and 3
+    hours after the end is on day 14."""
+    return float(elapsed // timedelta(days=1))
+
+
 def _group_aggregates(prefix: str, group: Q, *, now: datetime) -> dict:
     """SQL aggregates over the per-procedure rows of one group; they read the rows' columns, so each
-    subquery of a row runs once however many figures use it."""
+    subquery of a row runs once however many figures use it. Named as the rollup's columns
+    (models/rollups.OutcomeMonth) so that one builder reads either."""
     figures = {
         f"{prefix}done": Count("pk", filter=group),
-        f"{prefix}baseline_n": Count("baseline", filter=group),
-        f"{prefix}baseline_mean": Avg("baseline", filter=group),
-        f"{prefix}complications": Count("pk", filter=group & Q(complication_chars__gt=0)),
+        f"{prefix}has_baseline": Count("baseline", filter=group),
+        f"{prefix}baseline_sum": Coalesce(Sum("baseline", filter=group), 0),
+        f"{prefix}complication": Count("pk", filter=group & Q(complication_chars__gt=0)),
         f"{prefix}fu_answered": Coalesce(Sum("fu_answered", filter=group), 0),
         f"{prefix}fu_missed": Coalesce(Sum("fu_missed", filter=group), 0),
         f"{prefix}fu_overdue": Coalesce(Sum("fu_overdue", filter=group), 0),
@@ -550,6 +734,7 @@ def _group_aggregates(prefix: str, group: Q, *, now: datetime) -> dict:
         scored = Q(**{f"w{timepoint.key}_score__isnull": False})
         closes = now - timedelta(days=timepoint.last_day + 1)
         # Integer arithmetic: relief ≥ p % ⇔ 100·(baseline − score) ≥ p·baseline ⇔ 100·score ≤ (100 − p)·baseline.
+        # services/rollups.py writes the same conditions in SQL for the rollup's 0/1 columns.
         substantial = Q(GreaterThanOrEqual(pct, SUBSTANTIAL_RELIEF_PERCENT)) | (
             worked_out & Q(LessThanOrEqual(score * 100, F("baseline") * (100 - SUBSTANTIAL_RELIEF_PERCENT)))
         )
@@ -558,15 +743,71 @@ def _group_aggregates(prefix: str, group: Q, *, now: datetime) -> dict:
             | (worked_out & Q(LessThanOrEqual(score * 100, F("baseline") * (100 - MODERATE_RELIEF_PERCENT))))
             | Q(LessThanOrEqual(score, F("baseline") - MODERATE_NRS_DROP))
         )
-        key = f"{prefix}{timepoint.key}_"
+        key = f"{prefix}w{timepoint.key}_"
         figures |= {
-            f"{key}with_score": Count("pk", filter=group & scored),
+            f"{key}scored": Count("pk", filter=group & scored),
             f"{key}assessed": Count("pk", filter=group & (reported | worked_out)),
             f"{key}pending": Count("pk", filter=group & ~scored & Q(ended__gt=closes)),
             f"{key}substantial": Count("pk", filter=group & substantial),
             f"{key}moderate": Count("pk", filter=group & moderate),
         }
     return figures
+
+
+def _outcome_group(
+    label: str,
+    type_id: int | None,
+    region: str,
+    sums: Mapping[str, int],
+    km: Mapping[tuple[float, bool], int],
+) -> OutcomeGroup:
+    """One row of the dashboard from its sums (named as the rollup's columns, plus fu_overdue and
+    w<key>_pending) and its Kaplan–Meier counts."""
+    done = sums.get("done", 0)
+    steps = kaplan_meier_counts(counts=km)
+    followed = sum(km.values())
+    events = sum(n for (_, lost), n in km.items() if lost)
+    return OutcomeGroup(
+        label=label,
+        procedure_type_id=type_id,
+        spinal_region=region,
+        done=done,
+        baseline_count=sums.get("has_baseline", 0),
+        baseline_mean=sums["baseline_sum"] / sums["has_baseline"] if sums.get("has_baseline") else None,
+        responders=[
+            ResponderRate(
+                timepoint=t,
+                with_score=sums.get(f"w{t.key}_scored", 0),
+                assessed=sums.get(f"w{t.key}_assessed", 0),
+                no_score=done - sums.get(f"w{t.key}_scored", 0),
+                pending=sums.get(f"w{t.key}_pending", 0),
+                substantial=sums.get(f"w{t.key}_substantial", 0),
+                moderate=sums.get(f"w{t.key}_moderate", 0),
+            )
+            for t in OUTCOME_WINDOWS
+        ],
+        relief=ReliefDuration(
+            steps=steps,
+            median_days=kaplan_meier_median(steps=steps),
+            followed=followed,
+            events=events,
+            censored=followed - events,
+            no_report=done - followed,
+        ),
+        followups_answered=sums.get("fu_answered", 0),
+        followups_missed=sums.get("fu_missed", 0),
+        followups_overdue=sums.get("fu_overdue", 0),
+        complications=sums.get("complication", 0),
+    )
+
+
+@dataclass(frozen=True)
+class DashboardFilters:
+    procedure_type_id: int | None = None
+    region: str | None = None
+    physician_id: int | None = None
+    start: date | None = None  # first and last day of the procedure, in the clinic's zone
+    end: date | None = None
 
 
 def outcomes_dashboard(
@@ -577,41 +818,47 @@ def outcomes_dashboard(
     start: date | None = None,
     end: date | None = None,
     now: datetime | None = None,
+    live: bool = False,
 ) -> Dashboard:
     """Outcomes of the procedures done (in recovery or discharged) that match the filters, per procedure type
-    and in total; `start` and `end` are the first and last day of the procedure, in the clinic's zone. Two
-    queries whatever the number of procedures or scores: one row per procedure for Kaplan–Meier (which also
-    names the groups), then every other figure aggregated in SQL.
+    and in total; `start` and `end` are the first and last day of the procedure, in the clinic's zone.
 
     Baseline: the last baseline or day-of score linked to the procedure at or before its end, else the
     baseline pain on its record. Reports: check-in, clinic and diary scores after the procedure's end, linked
     to it or (unlinked) before the patient's next procedure. Relief of a report: its % relief, else
-    100·(baseline − score)/baseline when the baseline is above 0."""
+    100·(baseline − score)/baseline when the baseline is above 0.
+
+    On PostgreSQL the figures are sums over the rollup tables (services/rollups.py), a fixed handful of
+    queries whatever the number of procedures; first, anything queued for a refresh is brought up to date,
+    so a change just charted is in the figures. Elsewhere, or with `live`, they are worked out from the
+    source tables in two queries: the reference the rollups are checked against."""
     now = now or timezone.now()
-    filters: dict = {}
+    filters = DashboardFilters(procedure_type_id, region, physician_id, start, end)
+    # Imported here: the rollup service is built on this module's per-procedure query.
+    from procedures.services.rollups import rollups_catch_up, rollups_kept
+
+    if rollups_kept() and not live:
+        return _dashboard_from_rollups(filters, now=now, waiting=rollups_catch_up())
+    lookups: dict = {}
     if procedure_type_id is not None:
-        filters["procedure_type_id"] = procedure_type_id
+        lookups["procedure_type_id"] = procedure_type_id
     if region:
-        filters["procedure_type__spinal_region"] = region
+        lookups["procedure_type__spinal_region"] = region
     if physician_id is not None:
-        filters["physician_id"] = physician_id
+        lookups["physician_id"] = physician_id
     if start is not None:
-        filters["start__gte"] = day_bounds(day=start)[0]
+        lookups["start__gte"] = day_bounds(day=start)[0]
     if end is not None:
-        filters["start__lt"] = day_bounds(day=end)[1]
-    rows = _per_procedure(**filters)
-    with _without_jit():
-        return _dashboard(rows, region=region, now=now)
+        lookups["start__lt"] = day_bounds(day=end)[1]
+    return _dashboard(_done(**lookups), region=region, now=now)
 
 
 def _dashboard(rows: QuerySet[Appointment], *, region: str | None, now: datetime) -> Dashboard:
-    relief_lost_at = _reports().filter(_relief_lost()).order_by("recorded_at", "id").values("recorded_at")[:1]
-    last_report_at = (
-        _reports().filter(_relief_known()).order_by("-recorded_at", "-id").values("recorded_at")[:1]
-    )
+    """The live dashboard: every figure worked out from the source tables in two queries. Used where the
+    rollup tables are not kept (SQLite) and, in the tests, as the reference the rollups must match."""
+    per_procedure = procedure_outcomes(pk__in=rows.values("pk"))
     pairs = list(
-        rows.annotate(lost_at=Subquery(relief_lost_at), last_at=Subquery(last_report_at))
-        .annotate(
+        per_procedure.annotate(
             km_days=ExpressionWrapper(
                 Coalesce(F("lost_at"), F("last_at")) - F("ended"), output_field=DurationField()
             ),
@@ -628,23 +875,14 @@ def _dashboard(rows: QuerySet[Appointment], *, region: str | None, now: datetime
     )
     types = {type_id: (name, region_) for type_id, name, region_, _, _ in pairs}
     ordered = sorted(types, key=lambda type_id: (types[type_id][0], type_id))
-
     figures: dict = {}
     if pairs:
-        per_procedure = rows.annotate(
-            complication_chars=Length(Trim("record__complications")),
-            fu_answered=_count(
-                FollowUp.objects.filter(appointment_id=OuterRef("pk"), status=FollowUpStatus.ANSWERED)
-            ),
-            fu_missed=_count(
-                FollowUp.objects.filter(appointment_id=OuterRef("pk"), status=FollowUpStatus.MISSED)
-            ),
+        per_procedure = per_procedure.annotate(
             fu_overdue=_count(
                 FollowUp.objects.filter(
                     appointment_id=OuterRef("pk"), status=FollowUpStatus.SENT, due_at__lt=now
                 )
             ),
-            **{name: query for t in OUTCOME_WINDOWS for name, query in _window_scores(t).items()},
         )
         aggregates = _group_aggregates("all_", Q(), now=now)
         for type_id in ordered:
@@ -653,50 +891,177 @@ def _dashboard(rows: QuerySet[Appointment], *, region: str | None, now: datetime
         # otherwise PostgreSQL pulls it up into the aggregate and runs every row's subqueries once per figure.
         figures = per_procedure.distinct().aggregate(**aggregates)
 
-    def group(prefix: str, label: str, type_id: int | None, region_: str) -> OutcomeGroup:
-        km = [
-            (days.total_seconds() / 86400, event)
+    def sums(prefix: str) -> dict:
+        return {
+            name.removeprefix(prefix): value for name, value in figures.items() if name.startswith(prefix)
+        }
+
+    def km(type_id: int | None) -> Counter:
+        return Counter(
+            (km_whole_days(days), event)
             for pair_type, _, _, days, event in pairs
             if days is not None and (type_id is None or pair_type == type_id)
-        ]
-        done = figures.get(f"{prefix}done", 0)
-        steps = kaplan_meier(pairs=km)
-        return OutcomeGroup(
-            label=label,
-            procedure_type_id=type_id,
-            spinal_region=region_,
-            done=done,
-            baseline_count=figures.get(f"{prefix}baseline_n", 0),
-            baseline_mean=figures.get(f"{prefix}baseline_mean"),
-            responders=[
-                ResponderRate(
-                    timepoint=t,
-                    with_score=figures.get(f"{prefix}{t.key}_with_score", 0),
-                    assessed=figures.get(f"{prefix}{t.key}_assessed", 0),
-                    no_score=done - figures.get(f"{prefix}{t.key}_with_score", 0),
-                    pending=figures.get(f"{prefix}{t.key}_pending", 0),
-                    substantial=figures.get(f"{prefix}{t.key}_substantial", 0),
-                    moderate=figures.get(f"{prefix}{t.key}_moderate", 0),
-                )
-                for t in OUTCOME_WINDOWS
-            ],
-            relief=ReliefDuration(
-                steps=steps,
-                median_days=kaplan_meier_median(steps=steps),
-                followed=len(km),
-                events=sum(1 for _, event in km if event),
-                censored=sum(1 for _, event in km if not event),
-                no_report=done - len(km),
-            ),
-            followups_answered=figures.get(f"{prefix}fu_answered", 0),
-            followups_missed=figures.get(f"{prefix}fu_missed", 0),
-            followups_overdue=figures.get(f"{prefix}fu_overdue", 0),
-            complications=figures.get(f"{prefix}complications", 0),
         )
 
     return Dashboard(
-        groups=[group(f"t{type_id}_", types[type_id][0], type_id, types[type_id][1]) for type_id in ordered],
-        total=group("all_", "Total", None, region or ""),
+        groups=[_outcome_group(types[t][0], t, types[t][1], sums(f"t{t}_"), km(t)) for t in ordered],
+        total=_outcome_group("Total", None, region or "", sums("all_"), km(None)),
         windows=OUTCOME_WINDOWS,
         computed_at=now,
+    )
+
+
+# --- The same figures from the rollup tables (PostgreSQL) ---------------------------------------------
+
+
+def _first_of_month(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+@dataclass(frozen=True)
+class _Where:
+    sql: str
+    params: list
+
+
+def _and(*parts: _Where) -> _Where:
+    kept = [p for p in parts if p.sql]
+    return _Where(" AND ".join(f"({p.sql})" for p in kept) or "TRUE", [x for p in kept for x in p.params])
+
+
+def _rollup_conditions(filters: DashboardFilters, *, table: str = "") -> tuple[_Where, _Where, _Where | None]:
+    """WHERE clauses (on columns of `table`, when named): for the monthly sums (the whole months inside the
+    date range); for every ProcedureOutcome row the filters match; and for the rows of the range's partial
+    months at either end, None when there is no date filter (the monthly sums alone answer)."""
+    column = f"{table}." if table else ""
+    common = []
+    if filters.procedure_type_id is not None:
+        common.append(_Where(f"{column}procedure_type_id = %s", [filters.procedure_type_id]))
+    if filters.region:
+        common.append(
+            _Where(
+                f"{column}procedure_type_id IN (SELECT id FROM procedures_proceduretype WHERE spinal_region = %s)",
+                [filters.region],
+            )
+        )
+    if filters.physician_id is not None:
+        common.append(_Where(f"{column}physician_id = %s", [filters.physician_id]))
+    if filters.start is None and filters.end is None:
+        return _and(*common), _and(*common), None
+    # Whole months: from the first month that starts on or after `start` to the last that ends on or before
+    # `end`; the days outside them come from the per-procedure rows.
+    whole = []
+    if filters.start is not None:
+        first = filters.start if filters.start.day == 1 else _next_month(filters.start)
+        whole.append(_Where(f"{column}month >= %s", [first]))
+    if filters.end is not None:
+        last = _first_of_month(filters.end)
+        if _next_month(filters.end) != filters.end + timedelta(days=1):
+            last = _first_of_month(last - timedelta(days=1))
+        whole.append(_Where(f"{column}month <= %s", [last]))
+    in_whole = _and(*whole)
+    in_range = []
+    if filters.start is not None:
+        in_range.append(_Where(f"{column}start >= %s", [day_bounds(day=filters.start)[0]]))
+    if filters.end is not None:
+        in_range.append(_Where(f"{column}start < %s", [day_bounds(day=filters.end)[1]]))
+    edges = _and(*common, *in_range, _Where(f"NOT ({in_whole.sql})", in_whole.params))
+    return _and(*common, in_whole), _and(*common, *in_range), edges
+
+
+def _dashboard_from_rollups(filters: DashboardFilters, *, now: datetime, waiting: int) -> Dashboard:
+    from procedures.services.rollups import MONTH_SUMS  # the rollup's columns and how each is summed
+
+    months, rows, edges = _rollup_conditions(filters)
+    joined = _rollup_conditions(filters, table="po")[1]
+    # The whole clinic's all-time sums and curve when only the procedure type narrows them.
+    whole_clinic = edges is None and filters.physician_id is None
+    columns = list(MONTH_SUMS)
+    per_row = {name: expr.removeprefix("sum(").removesuffix(")") for name, expr in MONTH_SUMS.items()}
+    per_row["done"] = "1"
+    sums_table = "procedures_outcometotal" if whole_clinic else "procedures_outcomemonth"
+    parts = [f"SELECT procedure_type_id, {', '.join(columns)} FROM {sums_table} WHERE {months.sql}"]
+    params = list(months.params)
+    if edges is not None:
+        parts.append(
+            f"SELECT procedure_type_id, {', '.join(per_row[c] for c in columns)} "
+            f"FROM procedures_procedureoutcome WHERE {edges.sql}"
+        )
+        params += edges.params
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT t.id, t.name, t.spinal_region, {', '.join(f'sum(x.{c})' for c in columns)} "
+            f"FROM ({' UNION ALL '.join(parts)}) x JOIN procedures_proceduretype t ON t.id = x.procedure_type_id "
+            "GROUP BY t.id, t.name, t.spinal_region HAVING sum(x.done) > 0",
+            params,
+        )
+        found = cursor.fetchall()
+        types = {row[0]: (row[1], row[2]) for row in found}
+        sums: dict[int, dict[str, int]] = {
+            row[0]: dict(zip(columns, map(int, row[3:]), strict=True)) for row in found
+        }
+
+        if whole_clinic:
+            cursor.execute(
+                f"SELECT procedure_type_id, days, lost, n FROM procedures_relieftotal WHERE {months.sql} AND n > 0",
+                months.params,
+            )
+        else:
+            km_parts = [
+                f"SELECT procedure_type_id, days, lost, n FROM procedures_reliefmonth WHERE {months.sql}"
+            ]
+            km_params = list(months.params)
+            if edges is not None:
+                km_parts.append(
+                    "SELECT procedure_type_id, km_days, km_lost, 1 FROM procedures_procedureoutcome "
+                    f"WHERE {edges.sql} AND km_days IS NOT NULL"
+                )
+                km_params += edges.params
+            cursor.execute(
+                f"SELECT procedure_type_id, days, lost, sum(n) FROM ({' UNION ALL '.join(km_parts)}) x "
+                "GROUP BY procedure_type_id, days, lost HAVING sum(n) > 0",
+                km_params,
+            )
+        km: dict[int, Counter] = defaultdict(Counter)
+        for type_id, days, lost, n in cursor.fetchall():
+            km[type_id][(float(days), lost)] += int(n)
+
+        # What depends on today: windows not closed yet, and check-ins sent, due and unanswered.
+        oldest_open = now - timedelta(days=max(t.last_day for t in OUTCOME_WINDOWS) + 1)
+        pending = ", ".join(
+            f"count(*) FILTER (WHERE w{t.key}_score IS NULL AND ended > %s)" for t in OUTCOME_WINDOWS
+        )
+        cursor.execute(
+            f"SELECT procedure_type_id, {pending} FROM procedures_procedureoutcome "
+            f"WHERE ended > %s AND {rows.sql} GROUP BY procedure_type_id",
+            [*(now - timedelta(days=t.last_day + 1) for t in OUTCOME_WINDOWS), oldest_open, *rows.params],
+        )
+        for type_id, *counts in cursor.fetchall():
+            for t, n in zip(OUTCOME_WINDOWS, counts, strict=True):
+                sums.get(type_id, {})[f"w{t.key}_pending"] = n
+        cursor.execute(
+            "SELECT po.procedure_type_id, count(*) FROM procedures_followup f "
+            "JOIN procedures_procedureoutcome po ON po.appointment_id = f.appointment_id "
+            f"WHERE f.status = %s AND f.due_at < %s AND {joined.sql} GROUP BY po.procedure_type_id",
+            [FollowUpStatus.SENT, now, *joined.params],
+        )
+        for type_id, n in cursor.fetchall():
+            sums.get(type_id, {})["fu_overdue"] = n
+
+    ordered = sorted(types, key=lambda type_id: (types[type_id][0], type_id))
+    total: Counter = Counter()
+    total_km: Counter = Counter()
+    for type_id in ordered:
+        total.update(sums[type_id])
+        total_km.update(km[type_id])
+    return Dashboard(
+        groups=[_outcome_group(types[t][0], t, types[t][1], sums[t], km[t]) for t in ordered],
+        total=_outcome_group("Total", None, filters.region or "", total, total_km),
+        windows=OUTCOME_WINDOWS,
+        computed_at=now,
+        waiting=waiting,
     )

@@ -22,6 +22,7 @@ from procedures.selectors.outcomes import (
     MODERATE_NRS_DROP,
     MODERATE_RELIEF_PERCENT,
     OUTCOME_WINDOWS,
+    RFA_BOARD_COLUMNS,
     SUBSTANTIAL_RELIEF_PERCENT,
     Dashboard,
     OutcomeGroup,
@@ -30,7 +31,7 @@ from procedures.selectors.outcomes import (
     outcome_settings,
     outcomes_dashboard,
     pain_timeline,
-    rfa_pathway,
+    rfa_board,
 )
 from procedures.services.instruments import UNKNOWN_INSTRUMENT, instrument_score_record
 from procedures.services.outcomes import OutcomeError, pain_score_record
@@ -127,9 +128,26 @@ def _instrument_record(request: HttpRequest, patient: Patient, form: InstrumentS
     return True
 
 
+RFA_BOARD_PAGE = 100
+
+
 @permission_required("procedures.view_appointment", raise_exception=True)
 def rfa_pathway_view(request: HttpRequest) -> HttpResponse:
-    board = rfa_pathway(today=timezone.localdate())
+    """The board shows each column's first RFA_BOARD_PAGE patients by name; ?column=<key>&page=<n> pages
+    through one column (a network's board holds thousands)."""
+    column = request.GET.get("column")
+    if column not in {key for key, _, _ in RFA_BOARD_COLUMNS}:
+        column = None
+    try:
+        page = max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        page = 1
+    board = rfa_board(
+        today=timezone.localdate(),
+        per_column=RFA_BOARD_PAGE,
+        column=column,
+        offset=(page - 1) * RFA_BOARD_PAGE if column else 0,
+    )
     return render(
         request,
         "procedures/outcomes/rfa_pathway.html",
