@@ -103,6 +103,20 @@ if DATABASE_URL:
         # Every query here is short and interactive: PostgreSQL's JIT spent seconds compiling the outcomes
         # queries (hundreds of aggregate expressions) to save milliseconds running them.
         DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
+    # A streaming read replica for the reporting reads (clinic/routers.py); without it they use the primary.
+    DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
+    if DATABASE_REPLICA_URL:
+        DATABASES["replica"] = dj_database_url.parse(
+            DATABASE_REPLICA_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60)
+        )
+        DATABASES["replica"].update(
+            {
+                "CONN_HEALTH_CHECKS": True,
+                "OPTIONS": {"options": "-c jit=off"},
+                # Tests read the replica alias from the primary's test database.
+                "TEST": {"MIRROR": "default"},
+            }
+        )
 else:
     DATABASES = {
         "default": {
@@ -115,6 +129,7 @@ else:
             },
         }
     }
+DATABASE_ROUTERS = ["clinic.routers.ReportingReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: Celery broker and cache ---------------------------------------------------------------

@@ -338,3 +338,39 @@ def test_procedures_from_before_the_upgrade_are_in_the_figures():
     assert RollupRefresh.objects.exists() and not ProcedureOutcome.objects.exists()
     assert outcomes_dashboard(now=NOW).total.responders[0].substantial == 1
     assert_rollups_match(NOW)
+
+
+class TestReadReplica:
+    def test_the_rollups_are_read_from_the_replica_when_one_is_configured(self, settings):
+        from django.db import router
+
+        from procedures.models import Appointment, OutcomeMonth
+
+        assert router.db_for_read(OutcomeMonth) == "default"
+        settings.DATABASES = {**settings.DATABASES, "replica": settings.DATABASES["default"]}
+        assert router.db_for_read(OutcomeMonth) == router.db_for_read(RfaPathwayState) == "replica"
+        # Everything else, and every write, stays on the primary; the replica is never migrated.
+        assert router.db_for_read(Appointment) == "default"
+        assert router.db_for_write(OutcomeMonth) == "default"
+        assert not router.allow_migrate("replica", "procedures")
+
+    def test_database_replica_url_adds_the_alias(self):
+        import json
+        import os
+        import subprocess
+        import sys
+
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "clinic.settings",
+            "DATABASE_URL": "postgres://spinedesk@primary.example.org:5432/spinedesk",
+            "DATABASE_REPLICA_URL": "postgres://reader@replica.example.org:5432/spinedesk",
+        }
+        code = (
+            "import json, django; django.setup(); from django.conf import settings; "
+            "r = settings.DATABASES['replica']; print(json.dumps([r['HOST'], r['USER'], r['TEST'], r['OPTIONS']]))"
+        )
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        host, user, test, options = json.loads(out.stdout.strip().splitlines()[-1])
+        assert (host, user, test["MIRROR"]) == ("replica.example.org", "reader", "default")
+        assert options == {"options": "-c jit=off"}

@@ -5,7 +5,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from django.db import connection
+from django.db import connections, router
 from django.db.models import (
     BooleanField,
     Count,
@@ -32,6 +32,7 @@ from procedures.models import (
     FollowUp,
     FollowUpStatus,
     InstrumentScore,
+    OutcomeMonth,
     OutcomeSettings,
     PainScore,
     PainSource,
@@ -416,7 +417,11 @@ def rfa_board(*, today: date, per_column: int, column: str | None = None, offset
             .order_by("last_name", "first_name", "region", "pk")[start : start + per_column]
         )
     block_ids = [pk for page in pages.values() for state in page for pk in state.block_ids]
-    blocks = Appointment.objects.only("pk", "start", "block_peak_relief_percent").in_bulk(block_ids)
+    blocks = (
+        Appointment.objects.using(states.db)
+        .only("pk", "start", "block_peak_relief_percent")
+        .in_bulk(block_ids)
+    )
 
     def row(state: RfaPathwayState) -> RfaPathwayRow:
         return RfaPathwayRow(
@@ -992,7 +997,8 @@ def _dashboard_from_rollups(filters: DashboardFilters, *, now: datetime, waiting
             f"FROM procedures_procedureoutcome WHERE {edges.sql}"
         )
         params += edges.params
-    with connection.cursor() as cursor:
+    # The rollups' database: a read replica when one is configured (clinic/routers.py).
+    with connections[router.db_for_read(OutcomeMonth)].cursor() as cursor:
         cursor.execute(
             f"SELECT t.id, t.name, t.spinal_region, {', '.join(f'sum(x.{c})' for c in columns)} "
             f"FROM ({' UNION ALL '.join(parts)}) x JOIN procedures_proceduretype t ON t.id = x.procedure_type_id "
