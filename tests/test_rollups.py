@@ -374,3 +374,26 @@ class TestReadReplica:
         host, user, test, options = json.loads(out.stdout.strip().splitlines()[-1])
         assert (host, user, test["MIRROR"]) == ("replica.example.org", "reader", "default")
         assert options == {"options": "-c jit=off"}
+
+
+class TestBoardPages:
+    def test_a_column_pages_by_patient_name(self, client, frontdesk, types, monkeypatch):
+        from procedures.views import outcomes as views
+
+        CoverageRule.objects.filter(family="facet_rfa").delete()
+        monkeypatch.setattr(views, "RFA_BOARD_PAGE", 2)
+        for name in ("Ames", "Baker", "Cole", "Diaz", "Evans"):
+            patient = PatientFactory(last_name=name)
+            done(patient, types["mbb"], 60, block_peak_relief_percent=85)
+            done(patient, types["mbb"], 30, block_peak_relief_percent=90)
+        user = frontdesk
+        client.force_login(user)
+        first = client.get("/outcomes/rfa/").content.decode()
+        assert "Ames" in first and "Baker" in first and "Cole" not in first and "1–2 of 5" in first
+        second = client.get("/outcomes/rfa/?column=eligible&page=2").content.decode()
+        assert "Cole" in second and "Diaz" in second and "Ames" not in second and "3–4 of 5" in second
+        assert "column=eligible&amp;page=1" in second and "column=eligible&amp;page=3" in second
+        # A page past the end is empty, a bad page number is the first page, an unknown column is ignored.
+        assert "Nobody." in client.get("/outcomes/rfa/?column=eligible&page=9").content.decode()
+        assert "1–2 of 5" in client.get("/outcomes/rfa/?column=eligible&page=x").content.decode()
+        assert "1–2 of 5" in client.get("/outcomes/rfa/?column=nope&page=2").content.decode()
