@@ -4,7 +4,11 @@ Nothing here is entered by anyone: every row is worked out from appointments, pr
 and follow-ups by services/rollups.py, with the same SQL the dashboard used to run live. On PostgreSQL,
 triggers (migration 0015) put a patient on `RollupRefresh` whenever one of those rows of theirs changes; a
 Celery beat sweep, and any dashboard read, brings that patient's rows up to date. Delete every row here and
-`manage.py rollups_rebuild` makes them again from the source."""
+`manage.py rollups_rebuild` makes them again from the source.
+
+The foreign keys are not constraints in the database (db_constraint=False): the rows are derived, Django
+still deletes them with what they point to, and checking a million keys at commit took share locks on every
+appointment and patient that deadlocked with bookings during a rebuild."""
 
 from django.db import models
 
@@ -50,11 +54,19 @@ class ProcedureOutcome(models.Model):
     first day of the month of `start` in the clinic's zone: the key of the monthly sums."""
 
     appointment = models.OneToOneField(
-        Appointment, on_delete=models.CASCADE, primary_key=True, related_name="outcome_rollup"
+        Appointment,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        primary_key=True,
+        related_name="outcome_rollup",
     )
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
-    procedure_type = models.ForeignKey(ProcedureType, on_delete=models.CASCADE, related_name="+")
-    physician = models.ForeignKey(PhysicianProfile, on_delete=models.CASCADE, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, db_constraint=False, related_name="+")
+    procedure_type = models.ForeignKey(
+        ProcedureType, on_delete=models.CASCADE, db_constraint=False, related_name="+"
+    )
+    physician = models.ForeignKey(
+        PhysicianProfile, on_delete=models.CASCADE, db_constraint=False, related_name="+"
+    )
     start = models.DateTimeField()
     month = models.DateField()
     ended = models.DateTimeField()
@@ -94,8 +106,12 @@ for _name, _field in _window_fields().items():
 class OutcomeMonth(models.Model):
     """The sums of ProcedureOutcome over one procedure type, physician and month."""
 
-    procedure_type = models.ForeignKey(ProcedureType, on_delete=models.CASCADE, related_name="+")
-    physician = models.ForeignKey(PhysicianProfile, on_delete=models.CASCADE, related_name="+")
+    procedure_type = models.ForeignKey(
+        ProcedureType, on_delete=models.CASCADE, db_constraint=False, related_name="+"
+    )
+    physician = models.ForeignKey(
+        PhysicianProfile, on_delete=models.CASCADE, db_constraint=False, related_name="+"
+    )
     month = models.DateField()
     done = models.IntegerField(default=0)
     has_baseline = models.IntegerField(default=0)
@@ -125,7 +141,7 @@ class OutcomeTotal(models.Model):
     """The same sums over every physician and month, per procedure type: the whole clinic in a few rows."""
 
     procedure_type = models.OneToOneField(
-        ProcedureType, on_delete=models.CASCADE, primary_key=True, related_name="+"
+        ProcedureType, on_delete=models.CASCADE, db_constraint=False, primary_key=True, related_name="+"
     )
     done = models.IntegerField(default=0)
     has_baseline = models.IntegerField(default=0)
@@ -147,8 +163,12 @@ class ReliefMonth(models.Model):
     """Kaplan–Meier counts: how many procedures of one type, physician and month lost relief (or were
     censored) on each day after the end."""
 
-    procedure_type = models.ForeignKey(ProcedureType, on_delete=models.CASCADE, related_name="+")
-    physician = models.ForeignKey(PhysicianProfile, on_delete=models.CASCADE, related_name="+")
+    procedure_type = models.ForeignKey(
+        ProcedureType, on_delete=models.CASCADE, db_constraint=False, related_name="+"
+    )
+    physician = models.ForeignKey(
+        PhysicianProfile, on_delete=models.CASCADE, db_constraint=False, related_name="+"
+    )
     month = models.DateField()
     days = models.IntegerField()
     lost = models.BooleanField()
@@ -169,7 +189,9 @@ class ReliefMonth(models.Model):
 class ReliefTotal(models.Model):
     """The same counts over every physician and month: the whole clinic's curve in a few thousand rows."""
 
-    procedure_type = models.ForeignKey(ProcedureType, on_delete=models.CASCADE, related_name="+")
+    procedure_type = models.ForeignKey(
+        ProcedureType, on_delete=models.CASCADE, db_constraint=False, related_name="+"
+    )
     days = models.IntegerField()
     lost = models.BooleanField()
     n = models.IntegerField()
@@ -195,7 +217,7 @@ class RfaPathwayState(models.Model):
     """Where one patient stands on the facet RFA pathway in one spinal region (selectors/outcomes.rfa_pathway
     works it out; the board lists these rows)."""
 
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, db_constraint=False, related_name="+")
     # The board's order, copied so that a column's first page comes off an index (a rename re-queues the
     # patient: the patients table has a trigger too).
     last_name = models.CharField(max_length=100)
@@ -205,8 +227,12 @@ class RfaPathwayState(models.Model):
     qualifying = models.PositiveSmallIntegerField(default=0)
     # The discharged diagnostic blocks in the region, oldest first.
     block_ids = models.JSONField(default=list)
-    booked = models.ForeignKey(Appointment, on_delete=models.SET_NULL, null=True, related_name="+")
-    last_rfa = models.ForeignKey(Appointment, on_delete=models.SET_NULL, null=True, related_name="+")
+    booked = models.ForeignKey(
+        Appointment, on_delete=models.SET_NULL, db_constraint=False, null=True, related_name="+"
+    )
+    last_rfa = models.ForeignKey(
+        Appointment, on_delete=models.SET_NULL, db_constraint=False, null=True, related_name="+"
+    )
     relief_percent = models.PositiveSmallIntegerField(null=True)
     relief_weeks = models.FloatField(null=True)
     relief_meets_rule = models.BooleanField(default=False)
