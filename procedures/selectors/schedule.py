@@ -1,8 +1,14 @@
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
+from django.urls import reverse
 from django.utils import timezone
 
 from procedures.models import (
@@ -10,11 +16,13 @@ from procedures.models import (
     Appointment,
     AppointmentStatus,
     AppointmentTransition,
+    ExceptionKind,
     Patient,
     PhysicianProfile,
     ProcedureRoom,
     ProcedureType,
     ScheduleException,
+    WorkingHours,
 )
 from procedures.selectors.availability import working_windows
 from procedures.selectors.intervals import Timeline
@@ -72,18 +80,34 @@ def appointment_list_for_day(
     return qs.order_by("start", "id")
 
 
+# What the patient page lists of each appointment.
+PATIENT_LIST_FIELDS = (
+    "id",
+    "status",
+    "start",
+    "cancel_reason",
+    "procedure_type__id",
+    "procedure_type__name",
+    "physician__id",
+    "physician__display_name",
+)
+
+
 def appointment_list_for_patient(*, patient_id: int) -> QuerySet[Appointment]:
     return (
         Appointment.objects.filter(patient_id=patient_id)
-        .select_related("procedure_type", "physician", "room")
+        .select_related("procedure_type", "physician")
+        .only(*PATIENT_LIST_FIELDS)
         .order_by("-start", "-id")
     )
 
 
 # --- Front-desk grids ------------------------------------------------------------------------------
-# Each grid reads everything it shows in a fixed number of queries (physicians or rooms, working hours,
-# leave and closures, the day's appointments), then lays it out in memory: the number of queries never
-# grows with the number of appointments, physicians or rows.
+# Each grid reads everything it shows in a fixed number of queries (GridSources: the bookings, their
+# patients, physicians, procedure types, rooms, working hours, leave and closures), then lays it out in
+# memory: the number of queries never grows with the number of appointments, physicians or rows. The
+# bookings come back as plain values with their labels formatted once (ScheduleEntry), not as model
+# instances: the busiest day holds 400+ bookings and the week five times that.
 
 BY_PHYSICIAN = "physicians"
 BY_ROOM = "rooms"
@@ -96,14 +120,280 @@ CELL_OFF = "off"  # outside the physician's working hours
 CELL_AWAY = "away"  # leave or clinic closure
 CELL_BUSY = "busy"  # a second lane beside an overlapping booking
 
+STATUS_LABELS = dict(AppointmentStatus.choices)
+
+# What the grids read of each booking; the names shown beside it are read once per patient, physician,
+# procedure type and room (see GridSources).
+BOOKING_FIELDS = (
+    "id",
+    "status",
+    "start",
+    "end",
+    "room_until",
+    "physician_overbooked",
+    "cancel_reason",
+    "patient_id",
+    "procedure_type_id",
+    "physician_id",
+    "room_id",
+)
+PHYSICIAN_FIELDS = ("id", "display_name", "calendar_colour", "active")
+EXCEPTION_FIELDS = ("id", "physician_id", "kind", "starts_at", "ends_at", "reason")
+
 
 def grid_step() -> timedelta:
     return timedelta(minutes=settings.SCHEDULING_SLOT_MINUTES)
 
 
-def _shown_on_grid(appointment: Appointment) -> bool:
+@dataclass(slots=True)
+class ScheduleEntry:
+    """One booking as the calendars show it."""
+
+    pk: int
+    status: str
+    status_label: str
+    start: datetime
+    end: datetime
+    room_until: datetime
+    start_clock: str  # "09:00", local
+    end_clock: str
+    room_until_clock: str
+    patient_name: str  # "Last, First"
+    patient_last_name: str
+    procedure_name: str
+    physician_id: int
+    physician_name: str
+    room_id: int
+    room_name: str
+    overbooked: bool
+    cancel_reason: str
+    url: str  # the appointment page
+
+
+def _appointment_url() -> Callable[[int], str]:
+    """reverse("appointment-detail") for a week's 2,000 bookings at the price of one."""
+    probe = 987654321
+    head, tail = reverse("appointment-detail", args=[probe]).split(str(probe), 1)
+    return lambda pk: f"{head}{pk}{tail}"
+
+
+def _shown_on_grid(entry: ScheduleEntry) -> bool:
     """Cancelled bookings free their time, so the grid lists them apart instead of drawing a block."""
-    return appointment.status != AppointmentStatus.CANCELLED
+    return entry.status != AppointmentStatus.CANCELLED
+
+
+@dataclass
+class GridSources:
+    """Every query a grid over [start, end) is drawn from, as values querysets. The grids read nothing
+    else from the database (working_windows reads WorkingHours, all of which `hours` covers), so a digest
+    of these rows (range_fingerprint) changes whenever anything a grid shows does."""
+
+    bookings: QuerySet
+    patients: QuerySet
+    physicians: QuerySet
+    procedure_types: QuerySet
+    rooms: QuerySet
+    hours: QuerySet
+    exceptions: QuerySet
+
+    def all(self) -> list[QuerySet]:
+        return [
+            self.bookings,
+            self.patients,
+            self.physicians,
+            self.procedure_types,
+            self.rooms,
+            self.hours,
+            self.exceptions,
+        ]
+
+
+def grid_sources(*, start: datetime, end: datetime) -> GridSources:
+    bookings = Appointment.objects.filter(start__gte=start, start__lt=end)
+    patient_ids = bookings.order_by().values("patient_id")
+    if connection.vendor == "postgresql":
+        # Probed by primary key: as a join or a plain IN, PostgreSQL's planner hashes all 100,000
+        # patients for a week's 2,000 bookings (four times slower).
+        ids_sql, ids_params = patient_ids.query.sql_with_params()
+        patient_ids = RawSQL(f"SELECT unnest(ARRAY({ids_sql}))", ids_params)
+    return GridSources(
+        bookings=bookings.order_by("start", "id").values_list(*BOOKING_FIELDS),
+        patients=Patient.objects.filter(pk__in=patient_ids)
+        .order_by("pk")
+        .values_list("id", "last_name", "first_name"),
+        physicians=PhysicianProfile.objects.order_by("display_name", "pk").values_list(*PHYSICIAN_FIELDS),
+        procedure_types=ProcedureType.objects.order_by("pk").values_list("id", "name"),
+        rooms=ProcedureRoom.objects.order_by("name", "pk").values_list("id", "name", "active"),
+        hours=WorkingHours.objects.order_by("pk").values_list(
+            "id", "physician_id", "weekday", "start_time", "end_time"
+        ),
+        exceptions=_exceptions_query(start=start, end=end).values_list(*EXCEPTION_FIELDS),
+    )
+
+
+@dataclass
+class GridData:
+    """The rows of GridSources, read and labelled."""
+
+    appointments: list[ScheduleEntry]
+    physicians: list[PhysicianProfile]  # active ones, then any others with a booking in the range
+    rooms: list[ProcedureRoom]  # likewise
+    exceptions: list[ScheduleException]
+
+
+def _grid_data(sources: GridSources) -> GridData:
+    # The bookings first: a booking made meanwhile then finds its patient (and physician, room...) in
+    # the later reads.
+    bookings = list(sources.bookings)
+    patients = {pk: (last, first) for pk, last, first in sources.patients}
+    patient_of = BOOKING_FIELDS.index("patient_id")
+    if missing := {row[patient_of] for row in bookings} - patients.keys():  # given to another patient
+        patients.update(
+            (pk, (last, first))
+            for pk, last, first in Patient.objects.filter(pk__in=missing).values_list(
+                "id", "last_name", "first_name"
+            )
+        )
+    procedure_names = dict(sources.procedure_types)
+    physicians = {
+        pk: PhysicianProfile(pk=pk, display_name=name, calendar_colour=colour, active=active)
+        for pk, name, colour, active in sources.physicians
+    }
+    rooms = {pk: ProcedureRoom(pk=pk, name=name, active=active) for pk, name, active in sources.rooms}
+    tz = timezone.get_current_timezone()
+    clocks: dict[datetime, str] = {}  # a day's bookings share a few dozen distinct times
+
+    def clock(moment: datetime) -> str:
+        label = clocks.get(moment)
+        if label is None:
+            label = clocks[moment] = f"{timezone.localtime(moment, tz):%H:%M}"
+        return label
+
+    url = _appointment_url()
+    appointments = []
+    for (
+        pk,
+        status,
+        start,
+        end,
+        room_until,
+        overbooked,
+        cancel_reason,
+        patient_id,
+        procedure_type_id,
+        physician_id,
+        room_id,
+    ) in bookings:
+        last_name, first_name = patients[patient_id]
+        appointments.append(
+            ScheduleEntry(
+                pk=pk,
+                status=status,
+                status_label=STATUS_LABELS.get(status, status),
+                start=start,
+                end=end,
+                room_until=room_until,
+                start_clock=clock(start),
+                end_clock=clock(end),
+                room_until_clock=clock(room_until),
+                patient_name=f"{last_name}, {first_name}",
+                patient_last_name=last_name,
+                procedure_name=procedure_names[procedure_type_id],
+                physician_id=physician_id,
+                physician_name=physicians[physician_id].display_name,
+                room_id=room_id,
+                room_name=rooms[room_id].name,
+                overbooked=overbooked,
+                cancel_reason=cancel_reason,
+                url=url(pk),
+            )
+        )
+    # Physicians and rooms taken out of use still show the bookings left with them.
+    shown_physicians = [p for p in physicians.values() if p.active]
+    shown_physicians += [
+        physicians[pk]
+        for pk in dict.fromkeys(a.physician_id for a in appointments)
+        if not physicians[pk].active
+    ]
+    shown_rooms = [r for r in rooms.values() if r.active]
+    shown_rooms += [
+        rooms[pk] for pk in dict.fromkeys(a.room_id for a in appointments) if not rooms[pk].active
+    ]
+    return GridData(
+        appointments=appointments,
+        physicians=shown_physicians,
+        rooms=shown_rooms,
+        exceptions=[
+            ScheduleException(**dict(zip(EXCEPTION_FIELDS, row, strict=True))) for row in sources.exceptions
+        ],
+    )
+
+
+def _exceptions_query(*, start: datetime, end: datetime) -> QuerySet[ScheduleException]:
+    return ScheduleException.objects.filter(starts_at__lt=end, ends_at__gt=start).order_by("starts_at", "pk")
+
+
+# Each source's rows reduced to a count and an order-free sum of 64-bit row hashes, by the database:
+# the week's 2,000 bookings never reach Python.
+_SOURCE_DIGEST = (
+    "SELECT count(*) || ':' || coalesce(sum(hashtextextended(t::text, 0)::numeric), 0) FROM ({}) t"
+)
+
+
+def _digest_query(sources: list[QuerySet]) -> tuple[str, list]:
+    """One query giving each source's digest (PostgreSQL)."""
+    parts, params = [], []
+    for source in sources:
+        sql, source_params = source.order_by().query.sql_with_params()  # the digest ignores order
+        parts.append(f"({_SOURCE_DIGEST.format(sql)})")
+        params.extend(source_params)
+    return "SELECT " + ", ".join(parts), params
+
+
+# Stand-ins for a range's bounds: the digest query of grid_sources is the same for every range but for
+# its parameters, so it is built once per process (building it was a tenth of a kept day's time).
+_FROM, _UNTIL = datetime(2000, 1, 1, tzinfo=UTC), datetime(2000, 1, 2, tzinfo=UTC)
+
+
+@cache
+def _range_digest_query() -> tuple[str, list]:
+    return _digest_query(grid_sources(start=_FROM, end=_UNTIL).all())
+
+
+def range_fingerprint(*, start: datetime, end: datetime) -> str:
+    """A digest of the rows grid_sources(start, end) return, read in one query: it changes whenever any
+    of them does."""
+    if connection.vendor == "postgresql":
+        sql, template = _range_digest_query()
+        params = [start if p == _FROM else end if p == _UNTIL else p for p in template]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            digests = [str(d) for d in cursor.fetchone()]
+    else:
+        digests = [repr(list(source)) for source in grid_sources(start=start, end=end).all()]
+    return hashlib.sha256("\n".join(digests).encode()).hexdigest()
+
+
+def _inputs_label() -> str:
+    """What else a grid depends on besides the rows: the slot step, the zone and the labels."""
+    labels = sorted({**STATUS_LABELS, **dict(ExceptionKind.choices)}.items())
+    return f"{settings.SCHEDULING_SLOT_MINUTES}|{timezone.get_current_timezone_name()}|{labels}"
+
+
+def schedule_day_fingerprint(*, day: date) -> str:
+    """Changes whenever anything `schedule_day_grid` shows for the day changes (a booking made, moved,
+    cancelled or checked in, a patient renamed, hours, leave, a physician or room renamed), whoever
+    wrote it and however; one query. The passing of time is not in it: see DayGrid.stale_at."""
+    start, end = day_bounds(day=day)
+    digest = range_fingerprint(start=start, end=end)
+    return hashlib.sha256(f"day|{day}|{_inputs_label()}|{digest}".encode()).hexdigest()
+
+
+def schedule_week_fingerprint(*, day: date) -> str:
+    """As schedule_day_fingerprint, for the week holding `day` (see WeekGrid.stale_at for time)."""
+    start, end = _week_bounds(day=day)
+    digest = range_fingerprint(start=start, end=end)
+    return hashlib.sha256(f"week|{start}|{_inputs_label()}|{digest}".encode()).hexdigest()
 
 
 @dataclass
@@ -118,19 +408,21 @@ class GridColumn:
     notes: list[str] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class GridCell:
     kind: str
     start: datetime
     column: GridColumn
     rowspan: int = 1
-    appointment: Appointment | None = None
+    appointment: ScheduleEntry | None = None
     label: str = ""
     first_of_run: bool = True
-    # Free cells carry their clock label and booking link, built once here rather than per cell in the
-    # template (the day view renders hundreds of cells).
+    # Free cells carry their clock label and booking link, appointment cells their time span and second
+    # line, built once here rather than per cell in the template (the day view renders thousands of cells).
     clock: str = ""
     book_query: str = ""
+    span_label: str = ""
+    detail: str = ""
 
 
 @dataclass
@@ -147,25 +439,27 @@ class DayGrid:
     by: str
     columns: list[GridColumn]
     rows: list[GridRow]
-    appointments: list[Appointment]
-    cancelled: list[Appointment]
+    appointments: list[ScheduleEntry]
+    cancelled: list[ScheduleEntry]
     closures: list[str]
     status_counts: dict[str, int]
+    # The first moment at which the grid would look different only because time passed (a free cell
+    # turning past); None when no cell can. A grid kept for reuse is good until then.
+    stale_at: datetime | None = None
 
 
 def _clock_label(windows: list[tuple[datetime, datetime]]) -> str:
     return ", ".join(f"{timezone.localtime(s):%H:%M}–{timezone.localtime(e):%H:%M}" for s, e in windows)
 
 
-def _exceptions_between(*, start: datetime, end: datetime) -> list[ScheduleException]:
-    return list(ScheduleException.objects.filter(starts_at__lt=end, ends_at__gt=start).order_by("starts_at"))
+EXCEPTION_LABELS = dict(ExceptionKind.choices)
 
 
 def _exception_label(row: ScheduleException) -> str:
-    return row.reason or row.get_kind_display()
+    return row.reason or EXCEPTION_LABELS.get(row.kind, row.kind)
 
 
-def _lanes(items: list[tuple[int, int, Appointment]]) -> list[tuple[int, int, int, Appointment]]:
+def _lanes(items: list[tuple[int, int, ScheduleEntry]]) -> list[tuple[int, int, int, ScheduleEntry]]:
     """Give overlapping blocks side-by-side lanes: (first_row, end_row, lane, appointment)."""
     lane_ends: list[int] = []
     placed = []
@@ -189,33 +483,30 @@ def schedule_day_grid(*, day: date, by: str = BY_PHYSICIAN, now: datetime | None
     day_start, day_end = day_bounds(day=day)
     tz = timezone.get_default_timezone()
 
-    appointments = list(appointment_list_for_day(day=day))
-    physicians = list(PhysicianProfile.objects.filter(active=True).order_by("display_name", "pk"))
-    physician_ids = [p.pk for p in physicians]
-    windows = working_windows(physician_ids=physician_ids, date_from=day, date_to=day)
-    exceptions = _exceptions_between(start=day_start, end=day_end)
+    data = _grid_data(grid_sources(start=day_start, end=day_end))
+    appointments = data.appointments
+    exceptions = data.exceptions
+    # Hours of the active physicians only: one taken out of use shows as not working.
+    active_ids = [p.pk for p in data.physicians if p.active]
+    windows = working_windows(physician_ids=active_ids, date_from=day, date_to=day)
 
     if by == BY_ROOM:
-        rooms = list(ProcedureRoom.objects.filter(active=True).order_by("name", "pk"))
-        extra_rooms = {a.room_id: a.room for a in appointments if a.room_id not in {r.pk for r in rooms}}
-        columns = [GridColumn(key=r.pk, label=r.name, colour="#6c757d", room=r) for r in rooms]
-        columns += [
-            GridColumn(key=r.pk, label=f"{r.name} (not in use)", colour="#adb5bd", room=r)
-            for r in extra_rooms.values()
+        columns = [
+            GridColumn(key=r.pk, label=r.name, colour="#6c757d", room=r)
+            if r.active
+            else GridColumn(key=r.pk, label=f"{r.name} (not in use)", colour="#adb5bd", room=r)
+            for r in data.rooms
         ]
     else:
-        extra = {
-            a.physician_id: a.physician for a in appointments if a.physician_id not in set(physician_ids)
-        }
         columns = [
             GridColumn(
                 key=p.pk,
                 label=p.display_name,
                 colour=p.calendar_colour,
                 physician=p,
-                hours=_clock_label(windows[p.pk]) or "Not working",
+                hours=_clock_label(windows.get(p.pk, [])) or "Not working",
             )
-            for p in [*physicians, *extra.values()]
+            for p in data.physicians
         ]
         for column in columns:
             column.notes = [
@@ -232,6 +523,7 @@ def schedule_day_grid(*, day: date, by: str = BY_PHYSICIAN, now: datetime | None
     shown = [a for a in appointments if _shown_on_grid(a)]
     bounds += [(a.start, a.room_until if by == BY_ROOM else a.end) for a in shown]
     rows: list[GridRow] = []
+    stale_at = None
     if bounds:
         first = min(timezone.localtime(s, tz) for s, _ in bounds)
         last = max(timezone.localtime(e, tz) for _, e in bounds)
@@ -251,11 +543,13 @@ def schedule_day_grid(*, day: date, by: str = BY_PHYSICIAN, now: datetime | None
             exceptions=exceptions,
             now=now,
         )
+        # A row turns past once now is beyond its start (`t < now`).
+        upcoming = [t for t in times if t >= now]
+        stale_at = upcoming[0] + timedelta.resolution if upcoming else None
 
     counts: dict[str, int] = {}
     for appointment in appointments:
-        label = appointment.get_status_display()
-        counts[label] = counts.get(label, 0) + 1
+        counts[appointment.status_label] = counts.get(appointment.status_label, 0) + 1
     return DayGrid(
         day=day,
         by=by,
@@ -265,6 +559,7 @@ def schedule_day_grid(*, day: date, by: str = BY_PHYSICIAN, now: datetime | None
         cancelled=[a for a in appointments if not _shown_on_grid(a)],
         closures=[_exception_label(x) for x in exceptions if x.physician_id is None],
         status_counts=counts,
+        stale_at=stale_at,
     )
 
 
@@ -273,7 +568,7 @@ def _grid_rows(
     times: list[datetime],
     step: timedelta,
     columns: list[GridColumn],
-    shown: list[Appointment],
+    shown: list[ScheduleEntry],
     by: str,
     windows: dict[int, list[tuple[datetime, datetime]]],
     exceptions: list[ScheduleException],
@@ -290,7 +585,7 @@ def _grid_rows(
     def row_after(moment: datetime) -> int:
         return -(-(timezone.localtime(moment, origin.tzinfo) - origin) // step)
 
-    per_column: dict[int, list[tuple[int, int, Appointment]]] = {c.key: [] for c in columns}
+    per_column: dict[int, list[tuple[int, int, ScheduleEntry]]] = {c.key: [] for c in columns}
     for appointment in shown:
         key = appointment.room_id if by == BY_ROOM else appointment.physician_id
         until = appointment.room_until if by == BY_ROOM else appointment.end
@@ -298,7 +593,7 @@ def _grid_rows(
         last = min(n, max(first + 1, row_after(until)))
         per_column[key].append((first, last, appointment))
 
-    starts: dict[tuple[int, int, int], tuple[int, Appointment]] = {}
+    starts: dict[tuple[int, int, int], tuple[int, ScheduleEntry]] = {}
     covered: set[tuple[int, int, int]] = set()
     occupied: set[tuple[int, int]] = set()
     for column in columns:
@@ -339,6 +634,12 @@ def _grid_rows(
             for lane in range(column.lanes):
                 if (column.key, lane, r) in starts:
                     span, appointment = starts[(column.key, lane, r)]
+                    if by == BY_ROOM:
+                        span_label = f"{appointment.start_clock}–{appointment.room_until_clock}"
+                        detail = f"{appointment.procedure_name} · {appointment.physician_name}"
+                    else:
+                        span_label = f"{appointment.start_clock}–{appointment.end_clock}"
+                        detail = f"{appointment.procedure_name} · {appointment.room_name}"
                     cells.append(
                         GridCell(
                             kind=CELL_APPOINTMENT,
@@ -346,6 +647,8 @@ def _grid_rows(
                             column=column,
                             rowspan=span,
                             appointment=appointment,
+                            span_label=span_label,
+                            detail=detail,
                         )
                     )
                     previous[(column.key, lane)] = (CELL_APPOINTMENT, "")
@@ -369,7 +672,7 @@ class WeekCell:
     day: date
     hours: str
     away: list[str]
-    appointments: list[Appointment]
+    appointments: list[ScheduleEntry]
     cancelled: int
     bookable: bool
 
@@ -393,10 +696,19 @@ class WeekGrid:
     hidden_days: list[date]
     rows: list[WeekRow]
     total: int
+    # As DayGrid.stale_at: the next end of a working window, when a day may stop being bookable.
+    stale_at: datetime | None = None
 
 
 def week_start_of(*, day: date) -> date:
     return day - timedelta(days=day.weekday())
+
+
+def _week_bounds(*, day: date) -> tuple[datetime, datetime]:
+    monday = week_start_of(day=day)
+    start, _ = day_bounds(day=monday)
+    _, end = day_bounds(day=monday + timedelta(days=6))
+    return start, end
 
 
 def schedule_week_grid(*, day: date, now: datetime | None = None) -> WeekGrid:
@@ -405,25 +717,15 @@ def schedule_week_grid(*, day: date, now: datetime | None = None) -> WeekGrid:
     now = now or timezone.now()
     monday = week_start_of(day=day)
     sunday = monday + timedelta(days=6)
-    range_start, _ = day_bounds(day=monday)
-    _, range_end = day_bounds(day=sunday)
-    physicians = list(PhysicianProfile.objects.filter(active=True).order_by("display_name", "pk"))
-    appointments = list(
-        Appointment.objects.filter(start__gte=range_start, start__lt=range_end)
-        .select_related("patient", "procedure_type", "physician", "room")
-        .only(*DAY_LIST_FIELDS)
-        .order_by("start", "id")
-    )
-    known = {p.pk for p in physicians}
-    physicians += list(
-        {a.physician_id: a.physician for a in appointments if a.physician_id not in known}.values()
-    )
-    physician_ids = [p.pk for p in physicians]
-    windows = working_windows(physician_ids=physician_ids, date_from=monday, date_to=sunday)
-    exceptions = _exceptions_between(start=range_start, end=range_end)
+    range_start, range_end = _week_bounds(day=day)
+    data = _grid_data(grid_sources(start=range_start, end=range_end))
+    appointments = data.appointments
+    physicians = data.physicians
+    exceptions = data.exceptions
+    windows = working_windows(physician_ids=[p.pk for p in physicians], date_from=monday, date_to=sunday)
 
     all_days = [monday + timedelta(days=i) for i in range(7)]
-    by_cell: dict[tuple[int, date], list[Appointment]] = {}
+    by_cell: dict[tuple[int, date], list[ScheduleEntry]] = {}
     for appointment in appointments:
         by_cell.setdefault((appointment.physician_id, timezone.localdate(appointment.start)), []).append(
             appointment
@@ -468,12 +770,14 @@ def schedule_week_grid(*, day: date, now: datetime | None = None) -> WeekGrid:
             if x.physician_id is None and x.starts_at < e and x.ends_at > s
         ]
         headers.append(WeekDay(day=d, closures=closures))
+    window_ends = [e for ws in windows.values() for _, e in ws if e > now]
     return WeekGrid(
         week_start=monday,
         days=headers,
         hidden_days=[d for d in all_days if d not in days],
         rows=rows,
         total=sum(1 for a in appointments if _shown_on_grid(a)),
+        stale_at=min(window_ends, default=None),
     )
 
 

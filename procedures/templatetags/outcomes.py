@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 from django import template
 from django.utils import timezone
 
-from procedures.models import Instrument
-from procedures.selectors.outcomes import InstrumentPoint, PainTimeline
+from procedures.models import Instrument, PainSource
+from procedures.selectors.outcomes import InstrumentPoint, PainTimeline, TimelinePoint
 
 register = template.Library()
 
@@ -74,6 +74,7 @@ def pain_chart(timeline: PainTimeline, instruments: list[InstrumentPoint] | None
             "score": p.score.score,
             "relief": p.score.percent_relief,
             "when": timezone.localtime(p.score.recorded_at),
+            "title": _point_title(p),
         }
         for p in timeline.points
     ]
@@ -82,6 +83,7 @@ def pain_chart(timeline: PainTimeline, instruments: list[InstrumentPoint] | None
             "x": x(a.start),
             "label": _procedure_label(a),
             "when": timezone.localtime(a.start),
+            "when_label": _clock(a.start),
             # Labels alternate between two rows so neighbours overlap less.
             "label_y": TOP - 28 if i % 2 else TOP - 12,
         }
@@ -126,6 +128,7 @@ def _strip(code: str, points: list[InstrumentPoint], *, x, markers: list[dict]) 
             "label": f"{p.score.value}%" if code == Instrument.ODI else str(p.score.value),
             "title": p.score.display_value,
             "when": timezone.localtime(p.score.recorded_at),
+            "when_label": _clock(p.score.recorded_at),
         }
         for p in points
     ]
@@ -142,3 +145,58 @@ def _strip(code: str, points: list[InstrumentPoint], *, x, markers: list[dict]) 
         "points": drawn,
         "polyline": " ".join(f"{p['x']},{p['y']}" for p in drawn),
     }
+
+
+# --- The tables beside the chart ---------------------------------------------------------------------
+# A patient's timeline has dozens of rows attributed to a few procedures: each row's cells are formatted
+# here once (each procedure's label once) instead of through a dozen template lookups and filters a row.
+
+SOURCE_LABELS = dict(PainSource.choices)
+
+
+def _clock(moment: datetime) -> str:
+    """As the date filter's "Y-m-d H:i", in the current zone."""
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}"
+
+
+def _point_title(point: TimelinePoint) -> str:
+    score = point.score
+    relief = f", {score.percent_relief}% relief" if score.percent_relief is not None else ""
+    return f"{_clock(score.recorded_at)}: {score.score}/10{relief}"
+
+
+def _attributed_label(appointment) -> str:
+    """ "Lumbar TFESI L4-L5 (left), 2026-01-05": the attribution column's text."""
+    label = appointment.procedure_type.name
+    if appointment.levels:
+        label += f" {appointment.levels}"
+    if appointment.side != "midline":
+        label += f" ({appointment.get_side_display().lower()})"
+    return f"{label}, {timezone.localtime(appointment.start):%Y-%m-%d}"
+
+
+@register.simple_tag
+def timeline_rows(points: list[TimelinePoint] | list[InstrumentPoint]) -> list[dict]:
+    """The pain (or instrument) table's rows: the point, its time and source as shown, and the procedure
+    it is attributed to (None for none)."""
+    labels: dict[int, str] = {}
+    rows = []
+    for point in points:
+        procedure = point.procedure
+        attributed = None
+        if procedure is not None:
+            attributed = labels.get(procedure.pk)
+            if attributed is None:
+                attributed = labels[procedure.pk] = _attributed_label(procedure)
+        source = point.score.source
+        rows.append(
+            {
+                "point": point,
+                "score": point.score,
+                "when": _clock(point.score.recorded_at),
+                "source": SOURCE_LABELS.get(source, source),
+                "attributed": attributed,
+                "most_recent": point.attribution == "most recent",
+            }
+        )
+    return rows
