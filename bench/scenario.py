@@ -44,8 +44,10 @@ def bench_users() -> dict[str, object]:
     physician = User.objects.get(username=PHYSICIAN)
     users = {FRONT_DESK: clerk, PHYSICIAN: physician}
     for user in users.values():
-        user.set_password(PASSWORD)
-        user.save(update_fields=["password"])
+        # Only when it differs: a new password hash logs out every session of an earlier run still going.
+        if not user.check_password(PASSWORD):
+            user.set_password(PASSWORD)
+            user.save(update_fields=["password"])
         Token.objects.get_or_create(user=user)
     return users
 
