@@ -308,10 +308,13 @@ def rollups_rebuild() -> int:
         cursor.execute(f"DELETE FROM {QUEUE} WHERE id <= %s", [upto])
         cursor.execute(f"SELECT count(*) FROM {PO}")
         (rows,) = cursor.fetchone()
-    # Fresh statistics, so that the planner reads the new rows by their indexes from the first page on.
+    # Fresh statistics and visibility map, so that the planner reads the new rows from their indexes alone
+    # from the first page on (VACUUM cannot run inside a transaction: a seed's caller gets ANALYZE and leaves
+    # the rest to autovacuum).
+    command = "ANALYZE" if connection.in_atomic_block else "VACUUM ANALYZE"
     with connection.cursor() as cursor:
         for table in (PO, MONTH, TOTAL, RELIEF_MONTH, RELIEF_TOTAL, RfaPathwayState._meta.db_table):
-            cursor.execute(f"ANALYZE {table}")
+            cursor.execute(f"{command} {table}")
     return rows
 
 
