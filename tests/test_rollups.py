@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import pytest
 from django.core.management import call_command
 from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from procedures.models import (
@@ -370,7 +371,9 @@ class TestReadReplica:
             "import json, django; django.setup(); from django.conf import settings; "
             "r = settings.DATABASES['replica']; print(json.dumps([r['HOST'], r['USER'], r['TEST'], r['OPTIONS']]))"
         )
-        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
         host, user, test, options = json.loads(out.stdout.strip().splitlines()[-1])
         assert (host, user, test["MIRROR"]) == ("replica.example.org", "reader", "default")
         assert options == {"options": "-c jit=off"}
@@ -397,3 +400,25 @@ class TestBoardPages:
         assert "Nobody." in client.get("/outcomes/rfa/?column=eligible&page=9").content.decode()
         assert "1–2 of 5" in client.get("/outcomes/rfa/?column=eligible&page=x").content.decode()
         assert "1–2 of 5" in client.get("/outcomes/rfa/?column=nope&page=2").content.decode()
+
+
+class TestDrawnFigures:
+    def test_the_page_is_drawn_again_only_when_something_changed(self, client, physician, tfesi):
+        client.force_login(physician)
+        p = procedure(tfesi, baseline=8)
+        report(p, 14, 2, 80)
+        def figures_part():
+            return client.get("/outcomes/").content.decode().split('data-testid="key-figures"')[1]
+
+        first = figures_part()
+        # Unchanged: the figures come from the cache, without the dashboard's queries.
+        with CaptureQueriesContext(connection) as queries:
+            again = figures_part()
+        assert again == first
+        assert not any(
+            "procedures_outcomemonth" in q["sql"] or "procedures_outcometotal" in q["sql"] for q in queries
+        )
+        # A new report: drawn again, with it.
+        report(procedure(tfesi, baseline=8), 14, 6, 10)
+        assert figures_part() != first
+        assert outcomes_dashboard(now=timezone.now()).total.done == 2

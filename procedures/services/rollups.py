@@ -257,6 +257,16 @@ def _refresh(*, batch: int, wait_ms: int | None) -> RefreshResult:
         return RefreshResult(len(patient_ids), cursor.fetchone()[0])
 
 
+def rollups_version() -> int | None:
+    """A number that grows with every change queued for the rollups (the queue's id sequence): equal
+    numbers, with nothing waiting, mean equal figures. None where no rollups are kept."""
+    if not rollups_kept():
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT last_value FROM {QUEUE}_id_seq")
+        return cursor.fetchone()[0]
+
+
 def rollups_catch_up() -> int:
     """Before the dashboard or the board reads: one batch when anything is queued. Returns how many queue
     rows are still waiting (0 in the usual case: the sweep keeps the queue short); the page says so when
@@ -326,4 +336,5 @@ __all__ = [
     "rollups_rebuild",
     "rollups_refresh",
     "rollups_sweep",
+    "rollups_version",
 ]

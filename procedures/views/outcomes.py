@@ -3,19 +3,24 @@ instruments the clinic collects), the facet RFA pathway board, and the physician
 its CSV. The dashboard's charts are inline SVG whose coordinates are worked out here (no JavaScript)."""
 
 import csv
+import hashlib
 from math import ceil
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 
 from procedures.access import patient_get_for_user
 from procedures.forms.outcomes import InstrumentScoreForm, OutcomesFilterForm, PainScoreForm
-from procedures.models import Instrument, PainSource, Patient, SpinalRegion
+from procedures.models import Appointment, Instrument, PainSource, Patient, SpinalRegion
 from procedures.roles import outcomes_dashboard_allowed
 from procedures.selectors.outcomes import (
     LASTING_RELIEF_PERCENT,
@@ -35,6 +40,7 @@ from procedures.selectors.outcomes import (
 )
 from procedures.services.instruments import UNKNOWN_INSTRUMENT, instrument_score_record
 from procedures.services.outcomes import OutcomeError, pain_score_record
+from procedures.services.rollups import rollups_version
 
 
 @permission_required("procedures.view_painscore", raise_exception=True)
@@ -43,8 +49,12 @@ def pain_timeline_view(request: HttpRequest, patient_id: int) -> HttpResponse:
     can_add = request.user.has_perm("procedures.add_painscore")
     # The instrument forms post their instrument's code; anything else is the pain-score form.
     posted_instrument = request.POST.get("instrument", "") if request.method == "POST" else ""
-    form = PainScoreForm(None if posted_instrument else (request.POST or None), patient=patient)
-    instrument_forms = _instrument_forms(request, patient, posted_instrument)
+    # Read first: its discharged procedures are also what every form's "After procedure" offers.
+    timeline = pain_timeline(patient_id=patient.pk)
+    form = PainScoreForm(
+        None if posted_instrument else (request.POST or None), patient=patient, procedures=timeline.procedures
+    )
+    instrument_forms = _instrument_forms(request, patient, posted_instrument, timeline.procedures)
     if posted_instrument:
         if not request.user.has_perm("procedures.add_instrumentscore"):
             raise PermissionDenied
@@ -72,7 +82,6 @@ def pain_timeline_view(request: HttpRequest, patient_id: int) -> HttpResponse:
             else:
                 messages.success(request, f"Pain score {data['score']}/10 recorded.")
                 return redirect("pain-timeline", patient_id=patient.pk)
-    timeline = pain_timeline(patient_id=patient.pk)
     can_view_instruments = request.user.has_perm("procedures.view_instrumentscore")
     instrument_points = (
         instrument_timeline(patient_id=patient.pk, procedures=timeline.procedures)
@@ -94,14 +103,18 @@ def pain_timeline_view(request: HttpRequest, patient_id: int) -> HttpResponse:
     )
 
 
-def _instrument_forms(request: HttpRequest, patient: Patient, posted: str) -> dict[str, InstrumentScoreForm]:
+def _instrument_forms(
+    request: HttpRequest, patient: Patient, posted: str, procedures: list[Appointment]
+) -> dict[str, InstrumentScoreForm]:
     """One clinic-entry form per instrument the clinic collects, for users who may add them. A post for an
     instrument turned off since the page was drawn gets its form too, so the refusal is shown beside it."""
     codes = outcome_settings().instruments if request.user.has_perm("procedures.add_instrumentscore") else []
     if posted in Instrument.values and posted not in codes:
         codes = [*codes, posted]
     return {
-        code: InstrumentScoreForm(request.POST if code == posted else None, patient=patient, instrument=code)
+        code: InstrumentScoreForm(
+            request.POST if code == posted else None, patient=patient, instrument=code, procedures=procedures
+        )
         for code in codes
     }
 
@@ -129,6 +142,8 @@ def _instrument_record(request: HttpRequest, patient: Patient, form: InstrumentS
 
 
 RFA_BOARD_PAGE = 100
+# A drawn dashboard is reused within its minute (the key changes with the minute anyway).
+FIGURES_CACHE_SECONDS = 120
 
 
 @permission_required("procedures.view_appointment", raise_exception=True)
@@ -287,21 +302,50 @@ def outcomes_dashboard_view(request: HttpRequest) -> HttpResponse:
     form = OutcomesFilterForm(request.GET)
     context: dict = {"form": form, "windows": OUTCOME_WINDOWS}
     if form.is_valid():
-        dashboard = outcomes_dashboard(**form.dashboard_filters())
+        filters = form.dashboard_filters()
         context |= {
-            "dashboard": dashboard,
+            "figures": _dashboard_figures(filters),
             "summary": _filter_summary(form),
+            "csv_query": request.GET.urlencode(),
+        }
+    return render(request, "procedures/outcomes/dashboard.html", context)
+
+
+def _dashboard_figures(filters: dict) -> str:
+    """The figures part of the page, drawn once per state of the rollups and minute: every physician opening
+    the dashboard sees the same figures, and drawing them (tables and charts for each procedure type) costs
+    more than computing them. The key holds the rollups' version, read before the figures are brought up
+    to date, so any change queued since makes a new key; the minute bounds how long "not yet due" and
+    "overdue" counts, which move with the clock, can lag. Where no version is kept (SQLite), nothing is
+    cached."""
+    version = rollups_version()
+    key = None
+    if version is not None:
+        digest = hashlib.sha256(repr(sorted(filters.items())).encode()).hexdigest()[:24]
+        minute = timezone.now().strftime("%Y%m%d%H%M")
+        key = f"outcomes-figures:{connection.settings_dict['NAME']}:{version}:{minute}:{digest}"
+        if (cached := cache.get(key)) is not None:
+            return mark_safe(cached)
+    dashboard = outcomes_dashboard(**filters)
+    html = render_to_string(
+        "procedures/outcomes/_figures.html",
+        {
+            "dashboard": dashboard,
+            "windows": OUTCOME_WINDOWS,
             "responder_chart": _responder_chart(dashboard.total),
             "km_chart": _km_chart(dashboard.total.relief),
-            "csv_query": request.GET.urlencode(),
             "thresholds": {
                 "substantial": SUBSTANTIAL_RELIEF_PERCENT,
                 "moderate": MODERATE_RELIEF_PERCENT,
                 "points": MODERATE_NRS_DROP,
                 "lasting": LASTING_RELIEF_PERCENT,
             },
-        }
-    return render(request, "procedures/outcomes/dashboard.html", context)
+        },
+    )
+    # Figures still missing queued changes are not kept: the next request tries again.
+    if key is not None and not dashboard.waiting:
+        cache.set(key, html, FIGURES_CACHE_SECONDS)
+    return mark_safe(html)
 
 
 def _csv_cell(value) -> str:
