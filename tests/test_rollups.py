@@ -422,3 +422,13 @@ class TestDrawnFigures:
         report(procedure(tfesi, baseline=8), 14, 6, 10)
         assert figures_part() != first
         assert outcomes_dashboard(now=timezone.now()).total.done == 2
+
+    def test_the_board_is_drawn_again_when_a_patient_moves(self, client, frontdesk, types):
+        CoverageRule.objects.filter(family="facet_rfa").delete()
+        client.force_login(frontdesk)
+        patient = PatientFactory(last_name="Zephyr")
+        done(patient, types["mbb"], 60, block_peak_relief_percent=85)
+        assert "Zephyr" in client.get("/outcomes/rfa/").content.decode().split('data-testid="rfa-eligible"')[0]
+        done(patient, types["mbb"], 30, block_peak_relief_percent=90)
+        eligible = client.get("/outcomes/rfa/").content.decode().split('data-testid="rfa-eligible"')[1]
+        assert "Zephyr" in eligible.split('data-testid="rfa-booked"')[0]

@@ -4,6 +4,7 @@ its CSV. The dashboard's charts are inline SVG whose coordinates are worked out 
 
 import csv
 import hashlib
+from collections.abc import Callable
 from math import ceil
 
 from django.contrib import messages
@@ -37,6 +38,7 @@ from procedures.selectors.outcomes import (
     outcomes_dashboard,
     pain_timeline,
     rfa_board,
+    rfa_rule,
 )
 from procedures.services.instruments import UNKNOWN_INSTRUMENT, instrument_score_record
 from procedures.services.outcomes import OutcomeError, pain_score_record
@@ -142,8 +144,8 @@ def _instrument_record(request: HttpRequest, patient: Patient, form: InstrumentS
 
 
 RFA_BOARD_PAGE = 100
-# A drawn dashboard is reused within its minute (the key changes with the minute anyway).
-FIGURES_CACHE_SECONDS = 120
+# Drawn figures are reused within their minute (the key changes with the minute anyway).
+DRAWN_CACHE_SECONDS = 120
 
 
 @permission_required("procedures.view_appointment", raise_exception=True)
@@ -157,16 +159,30 @@ def rfa_pathway_view(request: HttpRequest) -> HttpResponse:
         page = max(1, int(request.GET.get("page", "1")))
     except ValueError:
         page = 1
-    board = rfa_board(
-        today=timezone.localdate(),
-        per_column=RFA_BOARD_PAGE,
-        column=column,
-        offset=(page - 1) * RFA_BOARD_PAGE if column else 0,
-    )
+    today = timezone.localdate()
+    # Each row links to the pain chart for those who may see it, else to the patient page.
+    can_view_pain = request.user.has_perm("procedures.view_painscore")
+
+    def draw() -> tuple[str, bool]:
+        board = rfa_board(
+            today=today,
+            per_column=RFA_BOARD_PAGE,
+            column=column,
+            offset=(page - 1) * RFA_BOARD_PAGE if column else 0,
+        )
+        html = render_to_string(
+            "procedures/outcomes/_rfa_columns.html", {"board": board, "can_view_pain": can_view_pain}
+        )
+        return html, not board.waiting
+
     return render(
         request,
         "procedures/outcomes/rfa_pathway.html",
-        {"board": board, "can_view_dashboard": outcomes_dashboard_allowed(request.user)},
+        {
+            "rule": rfa_rule(),
+            "columns": _drawn_once("rfa-board", (today, column, page, can_view_pain), draw),
+            "can_view_dashboard": outcomes_dashboard_allowed(request.user),
+        },
     )
 
 
@@ -311,41 +327,50 @@ def outcomes_dashboard_view(request: HttpRequest) -> HttpResponse:
     return render(request, "procedures/outcomes/dashboard.html", context)
 
 
-def _dashboard_figures(filters: dict) -> str:
-    """The figures part of the page, drawn once per state of the rollups and minute: every physician opening
-    the dashboard sees the same figures, and drawing them (tables and charts for each procedure type) costs
-    more than computing them. The key holds the rollups' version, read before the figures are brought up
-    to date, so any change queued since makes a new key; the minute bounds how long "not yet due" and
-    "overdue" counts, which move with the clock, can lag. Where no version is kept (SQLite), nothing is
-    cached."""
+def _drawn_once(name: str, parts: tuple, draw: Callable[[], tuple[str, bool]]) -> str:
+    """HTML drawn from the rollups, reused while their version and the minute are unchanged: every
+    physician opening the dashboard sees the same figures, and drawing them costs more than computing
+    them. The version is read before the rollups are brought up to date, so any change queued since makes
+    a new key; the minute bounds how long what moves with the clock alone ("not yet due", "overdue", a
+    repeat falling due) can lag. `draw` returns the HTML and whether it is complete (nothing still queued);
+    an incomplete drawing is not kept. Where no version is kept (SQLite), nothing is cached."""
     version = rollups_version()
     key = None
     if version is not None:
-        digest = hashlib.sha256(repr(sorted(filters.items())).encode()).hexdigest()[:24]
+        digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:24]
         minute = timezone.now().strftime("%Y%m%d%H%M")
-        key = f"outcomes-figures:{connection.settings_dict['NAME']}:{version}:{minute}:{digest}"
+        key = f"{name}:{connection.settings_dict['NAME']}:{version}:{minute}:{digest}"
         if (cached := cache.get(key)) is not None:
             return mark_safe(cached)
-    dashboard = outcomes_dashboard(**filters)
-    html = render_to_string(
-        "procedures/outcomes/_figures.html",
-        {
-            "dashboard": dashboard,
-            "windows": OUTCOME_WINDOWS,
-            "responder_chart": _responder_chart(dashboard.total),
-            "km_chart": _km_chart(dashboard.total.relief),
-            "thresholds": {
-                "substantial": SUBSTANTIAL_RELIEF_PERCENT,
-                "moderate": MODERATE_RELIEF_PERCENT,
-                "points": MODERATE_NRS_DROP,
-                "lasting": LASTING_RELIEF_PERCENT,
-            },
-        },
-    )
-    # Figures still missing queued changes are not kept: the next request tries again.
-    if key is not None and not dashboard.waiting:
-        cache.set(key, html, FIGURES_CACHE_SECONDS)
+    html, complete = draw()
+    if key is not None and complete:
+        cache.set(key, html, DRAWN_CACHE_SECONDS)
     return mark_safe(html)
+
+
+def _dashboard_figures(filters: dict) -> str:
+    """The figures part of the dashboard page (the same for everyone who may see it)."""
+
+    def draw() -> tuple[str, bool]:
+        dashboard = outcomes_dashboard(**filters)
+        html = render_to_string(
+            "procedures/outcomes/_figures.html",
+            {
+                "dashboard": dashboard,
+                "windows": OUTCOME_WINDOWS,
+                "responder_chart": _responder_chart(dashboard.total),
+                "km_chart": _km_chart(dashboard.total.relief),
+                "thresholds": {
+                    "substantial": SUBSTANTIAL_RELIEF_PERCENT,
+                    "moderate": MODERATE_RELIEF_PERCENT,
+                    "points": MODERATE_NRS_DROP,
+                    "lasting": LASTING_RELIEF_PERCENT,
+                },
+            },
+        )
+        return html, not dashboard.waiting
+
+    return _drawn_once("outcomes-figures", tuple(sorted(filters.items())), draw)
 
 
 def _csv_cell(value) -> str:
