@@ -8,7 +8,9 @@ Celery beat sweep, and any dashboard read, brings that patient's rows up to date
 
 The foreign keys are not constraints in the database (db_constraint=False): the rows are derived, Django
 still deletes them with what they point to, and checking a million keys at commit took share locks on every
-appointment and patient that deadlocked with bookings during a rebuild."""
+appointment and patient that deadlocked with bookings during a rebuild. Nor do they get an index each
+(db_index=False) where the table's own indexes lead with them or nothing looks rows up by them: every
+refresh writes these rows."""
 
 from django.db import models
 
@@ -62,10 +64,10 @@ class ProcedureOutcome(models.Model):
     )
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, db_constraint=False, related_name="+")
     procedure_type = models.ForeignKey(
-        ProcedureType, on_delete=models.CASCADE, db_constraint=False, related_name="+"
+        ProcedureType, on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="+"
     )
     physician = models.ForeignKey(
-        PhysicianProfile, on_delete=models.CASCADE, db_constraint=False, related_name="+"
+        PhysicianProfile, on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="+"
     )
     start = models.DateTimeField()
     month = models.DateField()
@@ -82,7 +84,6 @@ class ProcedureOutcome(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["patient"], name="po_patient_idx"),
             models.Index(fields=["physician", "start"], name="po_physician_start_idx"),
             models.Index(fields=["procedure_type", "start"], name="po_type_start_idx"),
             models.Index(fields=["start"], name="po_start_idx"),
@@ -107,10 +108,10 @@ class OutcomeMonth(models.Model):
     """The sums of ProcedureOutcome over one procedure type, physician and month."""
 
     procedure_type = models.ForeignKey(
-        ProcedureType, on_delete=models.CASCADE, db_constraint=False, related_name="+"
+        ProcedureType, on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="+"
     )
     physician = models.ForeignKey(
-        PhysicianProfile, on_delete=models.CASCADE, db_constraint=False, related_name="+"
+        PhysicianProfile, on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="+"
     )
     month = models.DateField()
     done = models.IntegerField(default=0)
@@ -164,10 +165,10 @@ class ReliefMonth(models.Model):
     censored) on each day after the end."""
 
     procedure_type = models.ForeignKey(
-        ProcedureType, on_delete=models.CASCADE, db_constraint=False, related_name="+"
+        ProcedureType, on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="+"
     )
     physician = models.ForeignKey(
-        PhysicianProfile, on_delete=models.CASCADE, db_constraint=False, related_name="+"
+        PhysicianProfile, on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="+"
     )
     month = models.DateField()
     days = models.IntegerField()
@@ -190,7 +191,7 @@ class ReliefTotal(models.Model):
     """The same counts over every physician and month: the whole clinic's curve in a few thousand rows."""
 
     procedure_type = models.ForeignKey(
-        ProcedureType, on_delete=models.CASCADE, db_constraint=False, related_name="+"
+        ProcedureType, on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="+"
     )
     days = models.IntegerField()
     lost = models.BooleanField()
@@ -217,7 +218,9 @@ class RfaPathwayState(models.Model):
     """Where one patient stands on the facet RFA pathway in one spinal region (selectors/outcomes.rfa_pathway
     works it out; the board lists these rows)."""
 
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, db_constraint=False, related_name="+")
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="+"
+    )
     # The board's order, copied so that a column's first page comes off an index (a rename re-queues the
     # patient: the patients table has a trigger too).
     last_name = models.CharField(max_length=100)
@@ -228,10 +231,20 @@ class RfaPathwayState(models.Model):
     # The discharged diagnostic blocks in the region, oldest first.
     block_ids = models.JSONField(default=list)
     booked = models.ForeignKey(
-        Appointment, on_delete=models.SET_NULL, db_constraint=False, null=True, related_name="+"
+        Appointment,
+        on_delete=models.SET_NULL,
+        db_constraint=False,
+        db_index=False,
+        null=True,
+        related_name="+",
     )
     last_rfa = models.ForeignKey(
-        Appointment, on_delete=models.SET_NULL, db_constraint=False, null=True, related_name="+"
+        Appointment,
+        on_delete=models.SET_NULL,
+        db_constraint=False,
+        db_index=False,
+        null=True,
+        related_name="+",
     )
     relief_percent = models.PositiveSmallIntegerField(null=True)
     relief_weeks = models.FloatField(null=True)

@@ -40,8 +40,12 @@ from procedures.selectors.outcomes import (
 
 # pg_advisory_xact_lock key: one refresh at a time across every worker and web process.
 ROLLUP_LOCK = 0x5D_0011
-# Patients per refresh transaction: small enough that a dashboard waiting on the lock waits little.
-REFRESH_BATCH = 200
+# Patients per refresh transaction of the sweep (about 10 ms a patient): short enough that a page waiting
+# on the lock waits little.
+REFRESH_BATCH = 100
+# Patients a page brings up to date itself before it reads; usually the queue holds fewer (the sweep runs
+# every 15 s), and a page never spends long on a backlog: it says how many are still waiting.
+CATCH_UP_BATCH = 20
 # How long a page waits for a refresh already under way before it shows the figures as they are.
 CATCH_UP_WAIT_MS = 2000
 # SQLSTATE of lock_timeout expiring.
@@ -278,7 +282,7 @@ def rollups_catch_up() -> int:
         if not cursor.fetchone()[0]:
             return 0
     try:
-        if not rollups_refresh(wait_ms=CATCH_UP_WAIT_MS).waiting:
+        if not rollups_refresh(batch=CATCH_UP_BATCH, wait_ms=CATCH_UP_WAIT_MS).waiting:
             return 0
     except RollupBusy:
         pass  # a rebuild or a long sweep: show what is there, and say how much is not in it yet
