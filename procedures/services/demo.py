@@ -46,6 +46,7 @@ from procedures.services.medications import patient_medication_add
 from procedures.services.messaging import messages_held, messages_send_due
 from procedures.services.protocol import protocol_seed
 from procedures.services.roles import roles_sync
+from procedures.services.rollups import rollups_sweep
 from procedures.services.safety import (
     DERIVED,
     checklist_mark,
@@ -572,6 +573,8 @@ def _demo_seed(*, today: date) -> dict[str, int]:
     # The demo's bookings are made "now", so their confirmations are due at once: send them here (to the
     # file backends of a local run) rather than leave the first minutes of `make run` a backlog.
     sent = messages_send_due(limit=10_000)
+    # Likewise the outcome rollups: the dashboard and the RFA board are whole from the first page.
+    rollups_sweep()
     return {
         "procedure_types_added": added_types,
         "appointments_added": appointments,
