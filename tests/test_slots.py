@@ -159,3 +159,115 @@ class TestTimeline:
             and not line.free(t(12), t(13, 30))
         )
         assert line.within(t(9, 15), t(11)) and not line.within(t(10), t(12))
+
+
+# --- stopping at `limit`: the search walks the range in start order and reads only the days it needs ------
+
+
+def _busy_fortnight(clinic):
+    """Two physicians with bookings scattered over two weeks, a day of leave and a closure, so that where
+    `limit` cuts falls anywhere: mid-day, between days, between physicians at the same start."""
+    monday = clinic["monday"]
+    for i, (day, hh, mm, who) in enumerate(
+        [(0, 8, 30, "lee"), (0, 10, 0, "patel"), (1, 9, 15, "lee"), (3, 11, 0, "patel"), (8, 8, 0, "lee")]
+    ):
+        appointment_book(
+            request=BookingRequest(
+                patient=clinic["patients"][i],
+                procedure_type=clinic["tfesi"],
+                physician=clinic[who],
+                start=at(monday + timedelta(days=day), hh, mm),
+            ),
+            actor=None,
+        )
+    ScheduleException.objects.create(
+        physician=clinic["patel"],
+        kind="leave",
+        starts_at=at(monday + timedelta(days=2), 0),
+        ends_at=at(monday + timedelta(days=3), 0),
+    )
+    ScheduleException.objects.create(
+        kind="closure",
+        starts_at=at(monday + timedelta(days=9), 10),
+        ends_at=at(monday + timedelta(days=9), 11),
+    )
+
+
+def _slots(result):
+    return [(s.start, s.physician.pk, s.room.pk, s.recovery_bay.pk, s.monitoring_until) for s in result.slots]
+
+
+@pytest.mark.parametrize("patient", [None, 5])
+def test_any_limit_gives_the_first_slots_of_the_whole_range(clinic, patient):
+    _busy_fortnight(clinic)
+    kwargs = {"physician": None, "days": 14}
+    if patient is not None:
+        kwargs["patient"] = clinic["patients"][patient]
+    everything = search(clinic, limit=1000, **kwargs)
+    assert not everything.truncated and len(everything.slots) > 100
+    for limit in [1, 2, 7, 15, 16, 29, 30, 31, 60, 61, 99, len(everything.slots) - 1, len(everything.slots)]:
+        cut = search(clinic, limit=limit, **kwargs)
+        assert _slots(cut) == _slots(everything)[:limit], limit
+        assert cut.truncated == (len(everything.slots) > limit), limit
+
+
+def test_physicians_with_the_same_name_keep_their_order_at_the_cut(clinic):
+    clinic["patel"].display_name = clinic["lee"].display_name
+    clinic["patel"].save()
+    everything = search(clinic, physician=None, days=2, limit=1000)
+    first = everything.slots[0].start
+    assert [s.start for s in everything.slots[:2]] == [first, first]
+    assert _slots(search(clinic, physician=None, days=2, limit=1)) == _slots(everything)[:1]
+    assert _slots(search(clinic, physician=None, days=2, limit=3)) == _slots(everything)[:3]
+
+
+def test_a_recovery_past_midnight_still_blocks_the_next_morning(clinic):
+    """Read by an earlier day's chunk or by the day's own: either way the late booking counts."""
+    monday, tuesday = clinic["monday"], clinic["monday"] + timedelta(days=1)
+    for weekday in (0, 1):
+        WorkingHours.objects.create(
+            physician=clinic["lee"], weekday=weekday, start_time=time(0), end_time=time(2)
+        )
+        WorkingHours.objects.create(
+            physician=clinic["lee"], weekday=weekday, start_time=time(22), end_time=time(23, 59)
+        )
+    patient = clinic["patients"][0]
+    late = appointment_book(
+        request=BookingRequest(
+            patient=patient, procedure_type=clinic["tfesi"], physician=clinic["lee"], start=at(monday, 23, 15)
+        ),
+        actor=None,
+    )
+    assert late.monitoring_until == at(tuesday, 0)
+    late.monitoring_until = at(tuesday, 0, 15)  # a longer recovery than the catalogue's, set by hand
+    late.save()
+
+    def tuesday_starts(date_from):
+        result = slot_search(
+            procedure_type=clinic["tfesi"],
+            date_from=date_from,
+            date_to=tuesday,
+            physician=clinic["lee"],
+            patient=patient,
+            limit=1000,
+        )
+        return [s for s in starts(result) if s >= at(tuesday, 0)]
+
+    assert tuesday_starts(monday) == tuesday_starts(tuesday)
+    assert tuesday_starts(tuesday)[0] == at(tuesday, 0, 15)  # not 00:00: the patient is still in recovery
+
+
+def test_the_search_reads_only_the_days_it_needs(clinic):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def appointment_reads(**kwargs):
+        with CaptureQueriesContext(connection) as queries:
+            result = search(clinic, physician=None, days=14, **kwargs)
+        return result, [q["sql"] for q in queries if 'FROM "procedures_appointment"' in q["sql"]]
+
+    result, reads = appointment_reads(limit=5)
+    assert len(result.slots) == 5 and result.truncated
+    assert len(reads) == 1  # the first working day answered it
+    _, reads = appointment_reads(limit=1000)
+    assert 1 < len(reads) <= 5  # ten working days, read in a few growing chunks

@@ -360,6 +360,18 @@ class SlotSerializer(serializers.Serializer):
     physician = serializers.IntegerField(source="physician.pk", help_text="Physician id.")
     room = serializers.IntegerField(source="room.pk", help_text="Procedure room id.")
 
+    def to_representation(self, instance):
+        # Up to 1,000 slots an answer, where DRF's generic per-field path took a fifth of the request. Same
+        # values: the fields above still describe the schema, and the times go through the same field.
+        when = self.fields["start"].to_representation
+        return {
+            "start": when(instance.start),
+            "end": when(instance.end),
+            "monitoring_until": when(instance.monitoring_until),
+            "physician": instance.physician.pk,
+            "room": instance.room.pk,
+        }
+
 
 class SlotSearchResultSerializer(serializers.Serializer):
     results = SlotSerializer(many=True, source="slots")

@@ -1,7 +1,7 @@
 """Who works when: weekly templates minus leave and closures, as aware datetime windows."""
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.db.models import Q
 from django.utils import timezone
@@ -9,22 +9,44 @@ from django.utils import timezone
 from procedures.models import ScheduleException, WorkingHours
 
 Interval = tuple[datetime, datetime]
+# physician id -> weekday -> (start, end) times, in start order.
+WeeklyHours = dict[int, dict[int, list[tuple[time, time]]]]
+
+
+def weekly_hours(*, physician_ids: list[int]) -> WeeklyHours:
+    """The physicians' weekly templates, read once so callers can lay them over any days they visit."""
+    template: WeeklyHours = defaultdict(lambda: defaultdict(list))
+    rows = (
+        WorkingHours.objects.filter(physician_id__in=physician_ids)
+        .order_by("start_time")
+        .values_list("physician_id", "weekday", "start_time", "end_time")
+    )
+    for physician_id, weekday, start_time, end_time in rows:
+        template[physician_id][weekday].append((start_time, end_time))
+    return template
+
+
+def windows_on(*, hours: WeeklyHours, physician_ids: list[int], day: date) -> dict[int, list[Interval]]:
+    """Each physician's working windows on one day, in order, before exceptions."""
+    tz = timezone.get_default_timezone()
+    weekday = day.weekday()
+    return {
+        pid: [
+            (datetime.combine(day, start_time, tzinfo=tz), datetime.combine(day, end_time, tzinfo=tz))
+            for start_time, end_time in hours[pid][weekday]
+        ]
+        for pid in physician_ids
+    }
 
 
 def working_windows(*, physician_ids: list[int], date_from: date, date_to: date) -> dict[int, list[Interval]]:
     """Each physician's working windows between two dates (inclusive), in order, before exceptions."""
-    tz = timezone.get_default_timezone()
-    template: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))
-    for row in WorkingHours.objects.filter(physician_id__in=physician_ids).order_by("start_time"):
-        template[row.physician_id][row.weekday].append((row.start_time, row.end_time))
+    hours = weekly_hours(physician_ids=physician_ids)
     windows: dict[int, list[Interval]] = {pid: [] for pid in physician_ids}
     day = date_from
     while day <= date_to:
-        for pid in physician_ids:
-            for start_time, end_time in template[pid][day.weekday()]:
-                windows[pid].append(
-                    (datetime.combine(day, start_time, tzinfo=tz), datetime.combine(day, end_time, tzinfo=tz))
-                )
+        for pid, found in windows_on(hours=hours, physician_ids=physician_ids, day=day).items():
+            windows[pid].extend(found)
         day += timedelta(days=1)
     return windows
 

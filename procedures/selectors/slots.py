@@ -4,13 +4,20 @@ A start is bookable when, in the clinic's time zone and the physician's working 
 the physician is free for the procedure minutes; a room whose imaging fits is free for the procedure
 plus its turnover; a recovery bay is free for the monitoring minutes after the needle; the patient
 (if given) has nothing overlapping; and the start is not before the patient's earliest safe start.
-Everything is read in a handful of queries, then checked in memory."""
+
+The search walks the range in start order and stops at the first slot past `limit` (enough to know the
+list is truncated): a 14-day search whose first 200 slots fall in its first two days reads only those
+days' bookings. Working days are read in chunks, one query each: first one day, then as many as the
+slots found so far per day say are needed (at most twice the last chunk), so a sparse search still
+costs a handful of queries; each chunk's bookings are checked in memory."""
 
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from operator import itemgetter
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from procedures.models import (
@@ -22,7 +29,7 @@ from procedures.models import (
     ProcedureType,
     RecoveryBay,
 )
-from procedures.selectors.availability import exception_intervals, working_windows
+from procedures.selectors.availability import exception_intervals, weekly_hours, windows_on
 from procedures.selectors.intervals import Epoch, Timeline, fetch_rows
 from procedures.selectors.readiness import patient_earliest_safe_start
 from procedures.selectors.schedule import day_bounds
@@ -59,6 +66,27 @@ def _round_up(moment: datetime, step: timedelta) -> datetime:
     return midnight + steps * step
 
 
+def _spans_on(
+    *,
+    windows: dict[int, list[tuple[datetime, datetime]]],
+    names: dict[int, str],
+    not_before_s: float,
+    step_s: float,
+    procedure_s: float,
+) -> list[tuple[int, str, float, float]]:
+    """One day's working windows that can hold a start, as (physician, name, first start, end) in epoch
+    seconds, physician by physician in `names` order, window by window: the order ties keep."""
+    spans = []
+    for pid, name in names.items():
+        for window_start, window_end in windows[pid]:
+            start_s, end_limit = window_start.timestamp(), window_end.timestamp()
+            if start_s < not_before_s:
+                start_s += -(-(not_before_s - start_s) // step_s) * step_s
+            if start_s + procedure_s <= end_limit:
+                spans.append((pid, name, start_s, end_limit))
+    return spans
+
+
 def slot_search(
     *,
     procedure_type: ProcedureType,
@@ -87,19 +115,30 @@ def slot_search(
     if not physicians or not rooms or not bays or date_to < date_from:
         return SlotSearchResult([], earliest_safe, earliest_reason, False)
 
-    range_start, _ = day_bounds(day=date_from)
-    _, range_end = day_bounds(day=date_to)
+    not_before = _round_up(now, step)
+    if earliest_safe is not None and earliest_safe > not_before:
+        not_before = _round_up(earliest_safe, step)
+
+    step_s = step.total_seconds()
+    procedure_s = procedure.total_seconds()
+    monitoring_s = monitoring.total_seconds()
+    not_before_s = not_before.timestamp()
     physician_ids = [p.pk for p in physicians]
-    # Appointments that could touch the range: a recovery can run past midnight, so look a day either side.
-    # Times come back as epoch seconds: thousands of rows, and only comparisons are needed.
-    # (No appointment lasts a day, so bounding `start` on both sides lets the start index do the work.)
-    queryset = (
-        Appointment.objects.filter(
-            status__in=ACTIVE_STATUSES,
-            start__gte=range_start - timedelta(days=1),
-            start__lt=range_end + timedelta(days=1),
-            monitoring_until__gt=range_start - timedelta(days=1),
-        )
+    by_id = {p.pk: p for p in physicians}
+    patient_id = patient.pk if patient is not None else None
+    hours = weekly_hours(physician_ids=physician_ids)
+
+    # Appointments that could touch a chunk of days: those starting up to a day before it (no appointment
+    # lasts a day) and still busy when it begins, and those starting before its last candidate's time ends
+    # (`reach` after the chunk's last midnight at most). Each chunk reads only what the chunks before it
+    # have not. Times come back as epoch seconds: only comparisons are needed.
+    _, range_end = day_bounds(day=date_to)
+    rows_until = range_end + timedelta(days=1)
+    reach = procedure + max(monitoring, max(timedelta(minutes=r.turnover_minutes) for r in rooms))
+    loaded_until: datetime | None = None
+    away_loaded = False
+    appointments = (
+        Appointment.objects.filter(status__in=ACTIVE_STATUSES)
         .exclude(pk=ignore_appointment_id)
         .values_list(
             "physician_id",
@@ -112,62 +151,106 @@ def slot_search(
             Epoch("monitoring_until"),
         )
     )
-    rows = fetch_rows(queryset)
     physician_busy: dict[int, list] = defaultdict(list)
     room_busy: dict[int, list] = defaultdict(list)
     bay_busy: dict[int, list] = defaultdict(list)
     patient_busy: list = []
-    patient_id = patient.pk if patient is not None else None
-    for phys_id, room_id, bay_id, row_patient_id, start, end, room_until, monitoring_until in rows:
-        physician_busy[phys_id].append((start, end))
-        room_busy[room_id].append((start, room_until))
-        if bay_id is not None:
-            bay_busy[bay_id].append((end, monitoring_until))
-        if row_patient_id == patient_id:
-            patient_busy.append((start, monitoring_until))
-    for pid, blocks in exception_intervals(
-        physician_ids=physician_ids, start=range_start, end=range_end
-    ).items():
-        physician_busy[pid].extend((s.timestamp(), e.timestamp()) for s, e, _ in blocks)
 
-    physician_line = {pid: Timeline(physician_busy[pid]) for pid in physician_ids}
-    room_lines = [(room, room.turnover_minutes * 60, Timeline(room_busy[room.pk])) for room in rooms]
-    bay_lines = [(bay, Timeline(bay_busy[bay.pk])) for bay in bays]
-    patient_line = Timeline(patient_busy)
-    windows = working_windows(physician_ids=physician_ids, date_from=date_from, date_to=date_to)
+    # Candidates are made physician by physician in name order (a stable sort keeps the physicians' own
+    # order between equal names), so a stable sort by start alone orders them by start, then name.
+    names = {p.pk: p.display_name for p in sorted(physicians, key=lambda p: p.display_name)}
+    by_start = itemgetter(0)
+    found: list[tuple[float, int, ProcedureRoom, RecoveryBay]] = []
+    day = date_from
+    chunk_days = 1
+    days_done = 0
+    while day <= date_to and len(found) <= limit:
+        # The next days that can hold a start (weekends and days before the earliest start cost nothing).
+        chunk: list[tuple[date, list[tuple[int, str, float, float]]]] = []
+        while day <= date_to and len(chunk) < chunk_days:
+            spans = _spans_on(
+                windows=windows_on(hours=hours, physician_ids=physician_ids, day=day),
+                names=names,
+                not_before_s=not_before_s,
+                step_s=step_s,
+                procedure_s=procedure_s,
+            )
+            if spans:
+                chunk.append((day, spans))
+            day += timedelta(days=1)
+        if not chunk:
+            break
+        chunk_start, _ = day_bounds(day=chunk[0][0])
+        _, chunk_end = day_bounds(day=chunk[-1][0])
 
-    not_before = _round_up(now, step)
-    if earliest_safe is not None and earliest_safe > not_before:
-        not_before = _round_up(earliest_safe, step)
+        lower = chunk_start - timedelta(days=1)
+        if loaded_until is not None and loaded_until > lower:
+            lower = loaded_until
+        upper = min(rows_until, chunk_end.astimezone(UTC) + reach)  # elapsed time, even over a clock change
+        if upper > lower:
+            # Only what is still busy when the chunk begins: yesterday's list stays in the database.
+            rows = fetch_rows(
+                appointments.filter(start__gte=lower, start__lt=upper).filter(
+                    Q(room_until__gt=chunk_start) | Q(monitoring_until__gt=chunk_start)
+                )
+            )
+            loaded_until = upper
+            for phys_id, room_id, bay_id, row_patient_id, start, end, room_until, monitoring_until in rows:
+                physician_busy[phys_id].append((start, end))
+                room_busy[room_id].append((start, room_until))
+                if bay_id is not None:
+                    bay_busy[bay_id].append((end, monitoring_until))
+                if row_patient_id == patient_id:
+                    patient_busy.append((start, monitoring_until))
+        if not away_loaded:
+            # Leave and closures are a few rows for a whole range: read them once, from the first day searched.
+            for pid, blocks in exception_intervals(
+                physician_ids=physician_ids, start=chunk_start, end=range_end
+            ).items():
+                physician_busy[pid].extend((s.timestamp(), e.timestamp()) for s, e, _ in blocks)
+            away_loaded = True
 
-    step_s = step.total_seconds()
-    procedure_s = procedure.total_seconds()
-    monitoring_s = monitoring.total_seconds()
-    not_before_s = not_before.timestamp()
-    found: list[tuple[float, str, int, ProcedureRoom, RecoveryBay]] = []
-    by_id = {p.pk: p for p in physicians}
-    for pid in physician_ids:
-        line = physician_line[pid]
-        name = by_id[pid].display_name
-        for window_start, window_end in windows[pid]:
-            start_s, end_limit = window_start.timestamp(), window_end.timestamp()
-            if start_s < not_before_s:
-                start_s += -(-(not_before_s - start_s) // step_s) * step_s
-            while start_s + procedure_s <= end_limit:
+        physician_free = {pid: Timeline(physician_busy[pid]).free for pid in physician_ids}
+        room_free = [(room, room.turnover_minutes * 60, Timeline(room_busy[room.pk]).free) for room in rooms]
+        bay_free = [(bay, Timeline(bay_busy[bay.pk]).free) for bay in bays]
+        patient_free = Timeline(patient_busy).free
+        for _, spans in chunk:
+            # The physician's own time first: it rules out most starts on a busy day, before any sorting.
+            starts = []
+            for pid, name, start_s, end_limit in spans:
+                free = physician_free[pid]
+                while start_s + procedure_s <= end_limit:
+                    if free(start_s, start_s + procedure_s):
+                        starts.append((start_s, name, pid))
+                    start_s += step_s
+            # Then in result order (start, then physician name), so checking stops at exactly the slot past
+            # `limit`. Every start of a day comes before the next day's: ordering day by day orders the
+            # whole range.
+            starts.sort(key=by_start)
+            for start_s, _, pid in starts:
                 end_s = start_s + procedure_s
                 recovery_end = end_s + monitoring_s
-                if line.free(start_s, end_s) and patient_line.free(start_s, recovery_end):
-                    room = next(
-                        (r for r, turn, r_line in room_lines if r_line.free(start_s, end_s + turn)), None
-                    )
-                    if room is not None:
-                        bay = next((b for b, b_line in bay_lines if b_line.free(end_s, recovery_end)), None)
-                        if bay is not None:
-                            found.append((start_s, name, pid, room, bay))
-                start_s += step_s
-    found.sort(key=lambda item: (item[0], item[1]))
+                if not patient_free(start_s, recovery_end):
+                    continue
+                room = next((r for r, turn, free in room_free if free(start_s, end_s + turn)), None)
+                if room is None:
+                    continue
+                bay = next((b for b, free in bay_free if free(end_s, recovery_end)), None)
+                if bay is None:
+                    continue
+                found.append((start_s, pid, room, bay))
+                if len(found) > limit:
+                    break
+            days_done += 1
+            if len(found) > limit:
+                break
+        # The next chunk: as many days as this rate of slots per day needs to fill the list, at most double.
+        wanted = limit + 1 - len(found)
+        estimate = -(-wanted * days_done // len(found)) if found else chunk_days * 2
+        chunk_days = max(1, min(chunk_days * 2, estimate))
+
     slots = []
-    for start_s, _, pid, room, bay in found[:limit]:
+    for start_s, pid, room, bay in found[:limit]:
         start = datetime.fromtimestamp(start_s, tz=UTC)
         end = start + procedure
         slots.append(

@@ -139,7 +139,8 @@ def hold_plan_refresh(*, appointment_id: int, now: datetime | None = None) -> Ho
     list. If anything the patient must do changed, a confirmed plan goes back to proposed."""
     now = now or timezone.now()
     appointment = (
-        Appointment.objects.select_for_update()
+        # Not the procedure type's row: every booking of that procedure would queue behind this one.
+        Appointment.objects.select_for_update(of=("self", "patient"))
         .select_related("patient", "procedure_type")
         .get(pk=appointment_id)
     )
@@ -152,10 +153,16 @@ def hold_plan_refresh(*, appointment_id: int, now: datetime | None = None) -> Ho
         on=timezone.localdate(appointment.start),
         prior_surgery_at_site=appointment.prior_surgery_at_site,
     )
-    plan, _ = HoldPlan.objects.get_or_create(
-        appointment=appointment, defaults={"base_risk_class": base, "risk_class": risk, "computed_at": now}
+    # The appointment's row is locked: no other refresh can create its plan meanwhile.
+    plan = HoldPlan.objects.filter(appointment=appointment).first()
+    created = plan is None
+    if created:
+        plan = HoldPlan.objects.create(
+            appointment=appointment, base_risk_class=base, risk_class=risk, computed_at=now
+        )
+    existing = (
+        {} if created else {line.patient_medication_id: line for line in plan.lines.select_for_update()}
     )
-    existing = {line.patient_medication_id: line for line in plan.lines.select_for_update()}
     changed = plan.risk_class != risk
     plan.base_risk_class, plan.risk_class = base, risk
     plan.risk_raised_because = ", ".join(reasons)
@@ -193,7 +200,9 @@ def hold_plan_refresh(*, appointment_id: int, now: datetime | None = None) -> Ho
         changed = True
     if changed and plan.status == PlanStatus.CONFIRMED:
         plan.status, plan.confirmed_by, plan.confirmed_at = PlanStatus.PROPOSED, None, None
-    plan.save()
+    # A plan created above already holds all of this but the reasons (every booking creates one).
+    if not created or plan.risk_raised_because:
+        plan.save()
     checklist_refresh(appointment=appointment, now=now)
     _plan_changed(appointment.pk)
     return plan
@@ -388,15 +397,7 @@ def _derived_done(kind: str, appointment: Appointment, warning_codes: set[str]) 
             .exists()
         )
     if kind == ChecklistKind.ELIGIBILITY:
-        codes = {
-            w.code
-            for w in eligibility_warnings(
-                patient=appointment.patient,
-                procedure_type=appointment.procedure_type,
-                start=appointment.start,
-                exclude_appointment_id=appointment.pk,
-            )
-        }
+        codes = warning_codes  # this appointment's warnings, read once per refresh
         overridden = set(
             appointment.safety_overrides.filter(scope=SafetyOverride.Scope.ELIGIBILITY).values_list(
                 "code", flat=True
