@@ -8,9 +8,11 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.html import escape
 from rest_framework.test import APIClient
 
 from procedures import patient_links
+from procedures.forms.outcomes import NO_SUCH_PROCEDURE
 from procedures.models import (
     AppointmentStatus,
     CheckInResponse,
@@ -401,6 +403,50 @@ class TestTimeline:
         assert 'data-testid="error-odi-value"' in html
         assert 'data-testid="error-score"' not in html  # the pain form stays untouched
         assert InstrumentScore.objects.count() == 4
+
+    def test_a_tampered_procedure_is_refused_beside_the_instruments_field(self, client, nurse, history):
+        patient, *_ = history
+        elsewhere = AppointmentFactory(
+            patient=PatientFactory(), start=ago(days=3), status=AppointmentStatus.DISCHARGED
+        )
+        collect(odi=True)
+        client.force_login(nurse)
+        response = client.post(
+            f"/patients/{patient.pk}/pain/",
+            {
+                "instrument": "odi",
+                "odi-value": "18",
+                "odi-recorded_at": f"{timezone.localtime():%Y-%m-%dT%H:%M}",
+                "odi-appointment": elsewhere.pk,
+            },
+        )
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert escape(NO_SUCH_PROCEDURE % {"value": elsewhere.pk}) in html
+        assert 'data-testid="error-odi-appointment"' in html
+        assert InstrumentScore.objects.count() == 4
+
+    def test_a_value_naming_a_procedure_that_was_not_done_is_attributed_to_it(self, history):
+        patient, esi, _ = history
+        cancelled = AppointmentFactory(
+            patient=patient, start=ago(days=3), status=AppointmentStatus.CANCELLED, cancel_reason="ill"
+        )
+        named = InstrumentScore.objects.create(
+            patient=patient,
+            appointment=cancelled,
+            instrument="odi",
+            value=30,
+            recorded_at=ago(days=2),
+            source="clinic",
+        )
+        procedures = pain_timeline(patient_id=patient.pk).procedures
+        assert procedures == [esi]
+        point = next(
+            p
+            for p in instrument_timeline(patient_id=patient.pk, procedures=procedures)
+            if p.score.pk == named.pk
+        )
+        assert (point.procedure, point.attribution) == (cancelled, "recorded")
 
     def test_a_pgic_posted_after_the_clinic_turned_it_off_is_refused(self, client, nurse, history):
         patient, *_ = history

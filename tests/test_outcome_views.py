@@ -4,12 +4,16 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.template import Context, Template
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from django.utils.html import escape
 
-from procedures.models import AppointmentStatus, CoverageRule, PainScore
+from procedures.forms.outcomes import NO_SUCH_PROCEDURE
+from procedures.models import Appointment, AppointmentStatus, CoverageRule, PainScore
 from procedures.selectors.outcomes import pain_timeline, rfa_pathway
 from procedures.services.outcomes import SCORE_RANGE
+from procedures.templatetags.outcomes import pain_chart, pain_table_rows
 from tests.factories import AppointmentFactory, PatientFactory, ProcedureTypeFactory
 
 pytestmark = pytest.mark.django_db
@@ -178,6 +182,111 @@ class TestPainTimeline:
     def test_an_unknown_patient_is_404(self, client, nurse):
         client.force_login(nurse)
         assert client.get("/patients/999999/pain/").status_code == 404
+
+    def test_a_tampered_procedure_is_refused_with_a_message_naming_the_field(
+        self, client, nurse, history, types
+    ):
+        patient, *_ = history
+        cancelled = Appointment.objects.get(patient=patient, status=AppointmentStatus.CANCELLED)
+        elsewhere = done(PatientFactory(), types["esi"], 5)
+        client.force_login(nurse)
+        for value in (cancelled.pk, elsewhere.pk, "abc", "99999999999999999999"):
+            response = client.post(
+                f"/patients/{patient.pk}/pain/",
+                {"score": 3, "recorded_at": f"{timezone.localtime():%Y-%m-%dT%H:%M}", "appointment": value},
+            )
+            html = response.content.decode()
+            assert response.status_code == 200
+            assert escape(NO_SUCH_PROCEDURE % {"value": value}) in html
+            assert 'data-testid="error-appointment"' in html
+        assert PainScore.objects.filter(patient=patient).count() == 4
+
+    def test_the_form_offers_the_discharged_procedures_newest_first(self, client, nurse, history):
+        patient, lumbar, cervical, _ = history
+        client.force_login(nurse)
+        html = client.get(f"/patients/{patient.pk}/pain/").content.decode()
+        select = html.split('<select name="appointment"')[1].split("</select>")[0]
+        day = lambda a: f"{timezone.localtime(a.start):%Y-%m-%d}"  # noqa: E731
+        assert select.count("<option") == 3
+        assert select.index(
+            f'value="{cervical.pk}">{day(cervical)} Cervical TFESI C5-C6 (right)'
+        ) < select.index(f'value="{lumbar.pk}">{day(lumbar)} Lumbar TFESI L4-L5 (left)')
+
+    def test_the_page_reads_the_same_few_queries_however_long_the_history(
+        self, client, nurse, history, types
+    ):
+        patient, *_ = history
+        client.force_login(nurse)
+        client.get(f"/patients/{patient.pk}/pain/")  # the first makes the settings row, caches content types
+
+        def page_queries() -> list[str]:
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get(f"/patients/{patient.pk}/pain/").status_code == 200
+            return [q["sql"] for q in queries]
+
+        few = page_queries()
+        for days in range(60, 90, 3):
+            later = done(patient, types["esi"], days, levels="L5-S1")
+            score(patient, days - 1, 5, appointment=later, relief=20)
+        assert len(page_queries()) == len(few)
+        # The form's choices come from the timeline's own list: no cursor, no query of their own.
+        assert not [sql for sql in few if "DECLARE" in sql or "CURSOR" in sql]
+
+    def test_a_score_naming_a_procedure_that_was_not_done_is_attributed_to_it(self, history):
+        patient, *_ = history
+        cancelled = Appointment.objects.get(patient=patient, status=AppointmentStatus.CANCELLED)
+        named = score(patient, 4, 6, appointment=cancelled)
+        timeline = pain_timeline(patient_id=patient.pk)
+        point = next(p for p in timeline.points if p.score.pk == named.pk)
+        assert (point.procedure, point.attribution) == (cancelled, "recorded")
+        assert cancelled not in timeline.procedures  # not a marker: it was not done
+
+    def test_a_score_naming_another_patients_procedure_still_shows_it(self, history, types):
+        patient, *_ = history
+        elsewhere = done(PatientFactory(), types["esi"], 3)
+        named = score(patient, 2, 6, appointment=elsewhere)  # what the service refuses, written directly
+        timeline = pain_timeline(patient_id=patient.pk)
+        point = next(p for p in timeline.points if p.score.pk == named.pk)
+        assert (point.procedure, point.attribution) == (elsewhere, "recorded")
+        assert elsewhere not in timeline.procedures
+
+    def test_the_attributed_procedure_is_read_with_the_scores(self, history):
+        patient, lumbar, *_ = history
+        timeline = pain_timeline(patient_id=patient.pk)
+        with CaptureQueriesContext(connection) as queries:
+            named = [p.score.appointment for p in timeline.points if p.attribution == "recorded"]
+            labels = [(a.procedure_type.name, a.levels, a.get_side_display(), a.start) for a in named]
+        assert named == [lumbar] and labels and not queries
+
+    def test_the_rows_and_dots_drawn_in_python_are_what_the_template_drew(self, history, types):
+        """pain_table_rows and the chart's dots replaced template loops: the HTML is the loops' own."""
+        patient, lumbar, *_ = history
+        types["esi"].name = 'Lumbar <TFESI> & "co"'
+        types["esi"].save()
+        score(patient, 20, 0, appointment=lumbar)
+        timeline = pain_timeline(patient_id=patient.pk)
+        rows = Template(
+            "{% load outcomes %}{% timeline_rows points as pain_rows %}{% for row in pain_rows %}"
+            """
+          <tr data-testid="pain-row">
+            <td class="text-nowrap">{{ row.when }}</td>
+            <td>{{ row.score.score }}/10</td>
+            <td>{% if row.score.percent_relief is not None %}{{ row.score.percent_relief }}%{% else %}—{% endif %}</td>
+            <td>{{ row.source }}</td>
+            <td>{% if row.attributed is not None %}{{ row.attributed }}{% if row.most_recent %} <span class="badge text-bg-light">most recent</span>{% endif %}{% else %}—{% endif %}</td>
+          </tr>
+        {% endfor %}"""
+        )
+        assert pain_table_rows(timeline.points) == rows.render(Context({"points": timeline.points}))
+        dots = Template(
+            """{% for point in points %}
+  {% if point.relief is not None %}<text x="{{ point.x }}" y="{{ point.label_y }}" text-anchor="middle" fill="#198754">{{ point.relief }}%</text>{% endif %}
+  <circle cx="{{ point.x }}" cy="{{ point.y }}" r="4" fill="#0d6efd" data-testid="pain-point"><title>{{ point.title }}</title></circle>
+  {% endfor %}"""
+        )
+        chart = pain_chart(timeline)
+        assert chart["points_svg"] == dots.render(Context({"points": chart["points"]}))
+        assert pain_table_rows([]) == ""
 
 
 @pytest.fixture

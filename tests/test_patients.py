@@ -1,10 +1,23 @@
+from datetime import timedelta
+
 import pytest
+from django.contrib.auth.context_processors import PermWrapper
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.template import Context, Template
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
-from procedures.models import Patient
+from procedures.forms.safety import NO_SUCH_MEDICATION, MedicationAddForm
+from procedures.models import AppointmentStatus, Medication, Patient
 from procedures.selectors.patients import patient_search
-from tests.factories import PatientFactory
+from procedures.selectors.schedule import appointment_list_for_patient
+from procedures.services.medications import patient_medication_add
+from procedures.templatetags.patients import appointment_rows
+from tests.factories import AppointmentFactory, PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -54,6 +67,111 @@ class TestSearch:
         client.force_login(frontdesk)
         response = client.get(reverse("patient-list"), {"q": "moss"})
         assert b"Mossman" in response.content and b"Adams" not in response.content
+
+
+# The appointment rows as the page's template wrote them before appointment_rows worked them out in Python.
+TEMPLATE_ROWS = Template(
+    """{% for appt in appointments %}
+          <tr class="status-row status-{{ appt.status }}"><td class="text-nowrap">{% if perms.procedures.view_appointment %}<a href="{% url 'appointment-detail' appt.pk %}">{{ appt.start|date:"D Y-m-d H:i" }}</a>{% else %}{{ appt.start|date:"D Y-m-d H:i" }}{% endif %}</td><td>{{ appt.procedure_type.name }}</td><td>{{ appt.physician.display_name }}</td>
+              <td><span class="badge status-badge">{{ appt.get_status_display }}</span>{% if appt.cancel_reason %}<div class="small text-muted">{{ appt.cancel_reason }}</div>{% endif %}</td></tr>
+        {% endfor %}"""
+)
+ROWS = Template(
+    """{% load patients %}{% appointment_rows appointments as rows %}{% for row in rows %}
+          <tr class="status-row status-{{ row.appt.status }}"><td class="text-nowrap">{% if row.url %}<a href="{{ row.url }}">{{ row.when }}</a>{% else %}{{ row.when }}{% endif %}</td><td>{{ row.appt.procedure_type.name }}</td><td>{{ row.appt.physician.display_name }}</td>
+              <td><span class="badge status-badge">{{ row.status_label }}</span>{% if row.appt.cancel_reason %}<div class="small text-muted">{{ row.appt.cancel_reason }}</div>{% endif %}</td></tr>
+        {% endfor %}"""
+)
+
+
+class TestDetailPage:
+    @pytest.fixture
+    def patient(self):
+        patient = PatientFactory(last_name="Detail")
+        now = timezone.now().replace(second=0, microsecond=0)
+        AppointmentFactory(patient=patient, start=now + timedelta(days=3))
+        AppointmentFactory(
+            patient=patient, start=now - timedelta(days=40), status=AppointmentStatus.DISCHARGED
+        )
+        AppointmentFactory(
+            patient=patient,
+            start=now - timedelta(days=400, hours=5),
+            status=AppointmentStatus.CANCELLED,
+            cancel_reason='Felt better & "cancelled" <online>',
+        )
+        return patient
+
+    def _rows(self, template: Template, user, patient) -> str:
+        request = RequestFactory().get("/")
+        request.user = user
+        appointments = list(appointment_list_for_patient(patient_id=patient.pk))
+        return template.render(
+            Context({"appointments": appointments, "request": request, "perms": PermWrapper(user)})
+        )
+
+    def test_the_appointment_rows_are_what_the_template_wrote(self, frontdesk, patient):
+        drawn = self._rows(ROWS, frontdesk, patient)
+        assert drawn == self._rows(TEMPLATE_ROWS, frontdesk, patient)
+        assert (
+            drawn.count('<a href="/appointments/') == 3
+            and "&amp; &quot;cancelled&quot; &lt;online&gt;" in drawn
+        )
+
+    def test_without_the_appointment_permission_the_dates_are_not_links(self, patient):
+        reader = UserFactory(username="reader")
+        reader.user_permissions.add(Permission.objects.get(codename="view_patient"))
+        drawn = self._rows(ROWS, reader, patient)
+        assert drawn == self._rows(TEMPLATE_ROWS, reader, patient) and "<a href" not in drawn
+
+    def test_a_row_shows_the_date_in_the_clinic_zone(self, frontdesk, patient):
+        request = RequestFactory().get("/")
+        request.user = frontdesk
+        rows = appointment_rows({"request": request}, list(patient.appointments.all()))
+        first = min(rows, key=lambda r: r["appt"].start)
+        assert first["when"] == f"{timezone.localtime(first['appt'].start):%a %Y-%m-%d %H:%M}"
+        assert first["status_label"] == "Cancelled"
+
+    def test_the_page_reads_the_same_queries_however_many_appointments_and_medications(
+        self, client, nurse, patient
+    ):
+        url = reverse("patient-detail", args=[patient.pk])
+        client.force_login(nurse)
+        client.get(url)
+
+        def count() -> int:
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get(url).status_code == 200
+            return len(queries)
+
+        few = count()
+        for days in range(5, 50, 5):
+            AppointmentFactory(patient=patient, start=timezone.now() + timedelta(days=days, hours=1))
+        for name in ("warfarin", "apixaban"):
+            patient_medication_add(
+                patient_id=patient.pk, medication=Medication.objects.get(generic_name=name), actor=nurse
+            )
+        assert count() == few
+
+
+class TestMedicationForm:
+    def test_a_drug_retired_after_the_page_was_drawn_is_refused(self):
+        drug = Medication.objects.get(generic_name="apixaban")
+        form = MedicationAddForm({"medication": str(drug.pk)})
+        Medication.objects.filter(pk=drug.pk).update(active=False)
+        assert not form.is_valid()
+        assert form.errors["medication"] == [NO_SUCH_MEDICATION % {"value": str(drug.pk)}]
+
+    def test_the_chosen_drug_is_the_whole_catalogue_row(self):
+        drug = Medication.objects.get(generic_name="aspirin")
+        form = MedicationAddForm({"medication": str(drug.pk), "indication": "secondary"})
+        assert form.is_valid()
+        assert form.cleaned_data["medication"] == drug and form.cleaned_data["medication"].asks_indication
+
+    def test_retired_drugs_are_not_offered(self, client, frontdesk):
+        Medication.objects.filter(generic_name="apixaban").update(active=False)
+        client.force_login(frontdesk)
+        html = client.get(reverse("patient-detail", args=[PatientFactory().pk])).content.decode()
+        assert "apixaban" not in html and "warfarin" in html
 
 
 class TestCreatePage:

@@ -2,10 +2,15 @@
 The pain-score form only parses what was typed; the range and date rules are the service's
 (procedures.services.outcomes), whose messages are shown next to the field."""
 
+from collections.abc import Iterable
+from datetime import tzinfo
+
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from procedures.forms.booking import NO_SUCH_CHOICE, RANGE_BACKWARDS, ClinicDateField, ClinicDateTimeField
+from procedures.forms.widgets import python_widget_renderer
 from procedures.models import (
     INSTRUMENT_RANGES,
     PGIC_ANCHORS,
@@ -21,9 +26,74 @@ from procedures.services.instruments import PGIC_RANGE
 
 WHOLE_NUMBER = "Enter {what} as a whole number."
 PGIC_REQUIRED = "Choose the patient's answer, from 1 (very much improved) to 7 (very much worse)."
+NO_SUCH_PROCEDURE = "After procedure: “%(value)s” is not one of this patient's discharged procedures."
+
+
+class ProcedureChoiceField(forms.ChoiceField):
+    """The "After procedure" select: one of the patient's discharged procedures, newest first, or none. The
+    choices are plain (id, label) pairs from one list the page already holds (`procedures` on the forms),
+    not a query per select; a posted id is read as the database would read it, must be one of them, and
+    cleans to its Appointment."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("error_messages", {"invalid_choice": NO_SUCH_PROCEDURE})
+        super().__init__(**kwargs)
+
+    def to_python(self, value) -> str:
+        if value in self.empty_values:
+            return ""
+        try:
+            return str(int(str(value)))  # as the primary-key lookup reads it: " 12" is 12
+        except ValueError as exc:
+            raise ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice", params={"value": value}
+            ) from exc
+
+    def clean(self, value) -> Appointment | None:
+        chosen = super().clean(value)
+        if not chosen:
+            return None
+        try:
+            return Appointment.objects.select_related("procedure_type").get(pk=chosen)
+        except Appointment.DoesNotExist as exc:  # deleted since the page was drawn
+            raise ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice", params={"value": value}
+            ) from exc
+
+
+def _procedure_label(appointment: Appointment, zone: tzinfo) -> str:
+    return (
+        f"{timezone.localtime(appointment.start, zone):%Y-%m-%d} {appointment.procedure_type.name}"
+        + (f" {appointment.levels}" if appointment.levels else "")
+        + (f" ({appointment.get_side_display().lower()})" if appointment.side != "midline" else "")
+    )
+
+
+def _discharged_procedures(patient: Patient) -> list[Appointment]:
+    """What the forms offer when the page did not pass its list: the patient's discharged procedures, with
+    the columns the labels need."""
+    return list(
+        Appointment.objects.filter(patient=patient, status=AppointmentStatus.DISCHARGED)
+        .select_related("procedure_type")
+        .only("id", "start", "levels", "side", "procedure_type__name")
+    )
+
+
+def _offer_discharged_procedures(
+    field: ProcedureChoiceField, patient: Patient, procedures: Iterable[Appointment] | None
+) -> None:
+    """`procedures`: the patient's discharged procedures (the pain timeline's list, in any order); None
+    loads them."""
+    if procedures is None:
+        procedures = _discharged_procedures(patient)
+    newest_first = sorted(procedures, key=lambda a: a.start, reverse=True)
+    zone = timezone.get_current_timezone()
+    field.choices = [("", "— none —"), *((str(a.pk), _procedure_label(a, zone)) for a in newest_first)]
 
 
 class PainScoreForm(forms.Form):
+    default_renderer = python_widget_renderer
+
     score = forms.IntegerField(
         label="Pain now (0–10)",
         error_messages={"invalid": WHOLE_NUMBER.format(what="the score")},
@@ -41,18 +111,16 @@ class PainScoreForm(forms.Form):
             attrs={"type": "datetime-local", "class": "form-control"}, format="%Y-%m-%dT%H:%M"
         ),
     )
-    appointment = forms.ModelChoiceField(
-        label="After procedure",
-        queryset=Appointment.objects.none(),
-        required=False,
-        empty_label="— none —",
-        widget=forms.Select(attrs={"class": "form-select"}),
+    appointment = ProcedureChoiceField(
+        label="After procedure", required=False, widget=forms.Select(attrs={"class": "form-select"})
     )
 
-    def __init__(self, *args, patient: Patient, **kwargs) -> None:
+    def __init__(
+        self, *args, patient: Patient, procedures: Iterable[Appointment] | None = None, **kwargs
+    ) -> None:
         kwargs.setdefault("initial", {"recorded_at": timezone.localtime().replace(second=0, microsecond=0)})
         super().__init__(*args, **kwargs)
-        _offer_discharged_procedures(self.fields["appointment"], patient)
+        _offer_discharged_procedures(self.fields["appointment"], patient, procedures)
 
 
 class InstrumentScoreForm(forms.Form):
@@ -60,21 +128,26 @@ class InstrumentScoreForm(forms.Form):
     collects, each with its instrument's prefix). Like the pain-score form it only parses: the range, the
     setting and the date rules are procedures.services.instruments'."""
 
+    default_renderer = python_widget_renderer
+
     recorded_at = ClinicDateTimeField(
         label="When",
         widget=forms.DateTimeInput(
             attrs={"type": "datetime-local", "class": "form-control"}, format="%Y-%m-%dT%H:%M"
         ),
     )
-    appointment = forms.ModelChoiceField(
-        label="After procedure",
-        queryset=Appointment.objects.none(),
-        required=False,
-        empty_label="— none —",
-        widget=forms.Select(attrs={"class": "form-select"}),
+    appointment = ProcedureChoiceField(
+        label="After procedure", required=False, widget=forms.Select(attrs={"class": "form-select"})
     )
 
-    def __init__(self, *args, patient: Patient, instrument: str, **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        patient: Patient,
+        instrument: str,
+        procedures: Iterable[Appointment] | None = None,
+        **kwargs,
+    ) -> None:
         kwargs.setdefault("prefix", instrument)
         kwargs.setdefault("initial", {"recorded_at": timezone.localtime().replace(second=0, microsecond=0)})
         super().__init__(*args, **kwargs)
@@ -101,20 +174,7 @@ class InstrumentScoreForm(forms.Form):
             )
         # First, before the time and the procedure, as in the pain-score form.
         self.fields = {"value": value, **self.fields}
-        _offer_discharged_procedures(self.fields["appointment"], patient)
-
-
-def _offer_discharged_procedures(field: forms.ModelChoiceField, patient: Patient) -> None:
-    field.queryset = (
-        Appointment.objects.filter(patient=patient, status=AppointmentStatus.DISCHARGED)
-        .select_related("procedure_type")
-        .order_by("-start")
-    )
-    field.label_from_instance = lambda a: (
-        f"{timezone.localtime(a.start):%Y-%m-%d} {a.procedure_type.name}"
-        + (f" {a.levels}" if a.levels else "")
-        + (f" ({a.get_side_display().lower()})" if a.side != "midline" else "")
-    )
+        _offer_discharged_procedures(self.fields["appointment"], patient, procedures)
 
 
 class OutcomesFilterForm(forms.Form):

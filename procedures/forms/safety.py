@@ -3,10 +3,12 @@ decide (a missing reason, an aspirin without its indication, an INR above the li
 are shown as they are."""
 
 from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
 
 from django import forms
 from django.core.exceptions import ValidationError
 
+from procedures.forms.widgets import python_widget_renderer
 from procedures.models import ClearanceStatus, DoseIntent, DrugClass, Indication, Medication
 
 NO_SUCH_MEDICATION = "No medication with id “%(value)s”: choose one from the list."
@@ -37,7 +39,18 @@ class MedicationSelect(forms.Select):
         return option
 
 
-def _medication_choices(medications: list[Medication]) -> list:
+class _CatalogueEntry(NamedTuple):
+    """What the medication select shows of a catalogue drug (the names are Medication's)."""
+
+    pk: int
+    generic_name: str
+    brand_names: str
+    drug_class: str
+    asks_indication: bool
+    asks_dose_intent: bool
+
+
+def _medication_choices(medications: list[_CatalogueEntry]) -> list:
     """Grouped by drug class, in the class order of DrugClass; brand names help the clerk find them."""
     groups: dict[str, list[tuple[str, str]]] = {}
     for med in medications:
@@ -72,21 +85,32 @@ class MedicationAddForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "e.g. 5 mg once daily"}),
     )
 
+    # Drawn on every patient page: the select is written in Python (same HTML as Django's templates).
+    default_renderer = python_widget_renderer
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.medications = {str(m.pk): m for m in Medication.objects.filter(active=True)}
+        # The select needs these columns of the catalogue; a posted choice is loaded whole when cleaned.
+        catalogue = [
+            _CatalogueEntry(*row)
+            for row in Medication.objects.filter(active=True).values_list(*_CatalogueEntry._fields)
+        ]
         field = self.fields["medication"]
-        field.choices = _medication_choices(
-            sorted(self.medications.values(), key=lambda m: m.generic_name.lower())
-        )
         field.widget = MedicationSelect(
-            choices=field.choices,
-            asks={pk: (m.asks_indication, m.asks_dose_intent) for pk, m in self.medications.items()},
+            asks={str(m.pk): (m.asks_indication, m.asks_dose_intent) for m in catalogue},
             attrs={"class": "form-select", "data-medication-select": ""},
         )
+        # Set after the widget: the field passes its choices on to it.
+        field.choices = _medication_choices(sorted(catalogue, key=lambda m: m.generic_name.lower()))
 
     def clean_medication(self) -> Medication:
-        return self.medications[self.cleaned_data["medication"]]
+        chosen = self.cleaned_data["medication"]
+        try:
+            return Medication.objects.get(pk=chosen, active=True)
+        except Medication.DoesNotExist as exc:  # retired since the page was drawn
+            raise ValidationError(
+                NO_SUCH_MEDICATION, code="invalid_choice", params={"value": chosen}
+            ) from exc
 
 
 class HoldOverrideForm(forms.Form):

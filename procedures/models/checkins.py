@@ -85,6 +85,12 @@ class CallListItem(models.Model):
         indexes = [
             # The call list reads open items.
             models.Index(fields=["created_at"], name="call_open_idx", condition=Q(resolved_at__isnull=True)),
+            # Every page's menu counts the open urgent ones (procedures/context_processors.py).
+            models.Index(
+                fields=["created_at"],
+                name="call_urgent_open_idx",
+                condition=Q(resolved_at__isnull=True, urgent=True),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -59,8 +59,17 @@ RFA_DEFAULTS = {
 }
 
 
+# What the pain page shows of a score, and of the procedure a score or a chart marker names: the page reads
+# only these, so the rest of each row (and of the appointment's two dozen columns) is not loaded.
+TIMELINE_SCORE_FIELDS = ("id", "appointment_id", "score", "percent_relief", "recorded_at", "source")
+TIMELINE_INSTRUMENT_FIELDS = ("id", "appointment_id", "instrument", "value", "recorded_at", "source")
+TIMELINE_PROCEDURE_FIELDS = ("id", "patient_id", "status", "start", "levels", "side", "procedure_type__name")
+
+
 def pain_scores_for_patient(*, patient_id: int) -> QuerySet[PainScore]:
-    return PainScore.objects.filter(patient_id=patient_id).select_related("appointment__procedure_type")
+    """The patient's pain scores with the columns the timeline shows (`appointment` is not joined:
+    pain_timeline attaches the procedures it loads once)."""
+    return PainScore.objects.filter(patient_id=patient_id).only(*TIMELINE_SCORE_FIELDS)
 
 
 def _relief_from(reports: list[PainScore], ended: datetime) -> tuple[int, float] | None:
@@ -108,27 +117,51 @@ class PainTimeline:
     procedures: list[Appointment]  # discharged appointments, oldest first: the markers on the chart
 
 
+def _in_time_order(rows: Iterable, *, at: str) -> list:
+    """Oldest first, ties by id: the timeline's order. Sorted here, not by the database: a patient's rows are
+    a few dozen, and building the ORDER BY cost more than sorting them."""
+    return sorted(rows, key=lambda row: (getattr(row, at), row.pk))
+
+
+def _timeline_appointments(rows: QuerySet[Appointment]) -> dict[int, Appointment]:
+    """`rows` with the columns the timeline shows, by id, oldest first."""
+    loaded = rows.select_related("procedure_type").only(*TIMELINE_PROCEDURE_FIELDS).order_by()
+    return {a.pk: a for a in _in_time_order(loaded, at="start")}
+
+
+def _attributed(
+    moment: datetime, named: int | None, procedures: list[Appointment], by_id: Mapping[int, Appointment]
+) -> tuple[Appointment | None, str]:
+    """The timeline's attribution rule (see pain_timeline) for one value recorded at `moment`."""
+    if named is not None:
+        return by_id[named], "recorded"
+    before = [a for a in procedures if a.start < moment]
+    return (before[-1], "most recent") if before else (None, "")
+
+
 def pain_timeline(*, patient_id: int) -> PainTimeline:
     """Every pain score of the patient in time order, each attributed to a procedure, and the discharged
-    procedures to mark on the chart. Two queries.
+    procedures to mark on the chart. Two queries (three when a score names another patient's appointment).
 
     Attribution: the score's own `appointment` when it names one. Otherwise the most recent discharged
     procedure that started before the score. The issue asks for "the most recent procedure in the same
     region", but a pain score carries no spinal region, so the region cannot be matched: any region counts.
     A score before the first procedure is attributed to none."""
-    scores = list(pain_scores_for_patient(patient_id=patient_id).order_by("recorded_at", "id"))
-    procedures = list(
-        Appointment.objects.filter(patient_id=patient_id, status=AppointmentStatus.DISCHARGED)
-        .select_related("procedure_type")
-        .order_by("start", "id")
-    )
+    scores = _in_time_order(pain_scores_for_patient(patient_id=patient_id).order_by(), at="recorded_at")
+    # The patient's appointments: the discharged ones are the chart's markers, and the scores name theirs
+    # (another patient's only by mistake, loaded on their own then).
+    by_id = _timeline_appointments(Appointment.objects.filter(patient_id=patient_id))
+    if missing := {s.appointment_id for s in scores if s.appointment_id is not None} - by_id.keys():
+        by_id |= _timeline_appointments(Appointment.objects.filter(pk__in=missing))
+    procedures = [
+        a for a in by_id.values() if a.patient_id == patient_id and a.status == AppointmentStatus.DISCHARGED
+    ]
     points = []
     for score in scores:
-        if score.appointment_id is not None:
-            points.append(TimelinePoint(score, score.appointment, "recorded"))
-            continue
-        before = [a for a in procedures if a.start < score.recorded_at]
-        points.append(TimelinePoint(score, before[-1] if before else None, "most recent" if before else ""))
+        procedure, attribution = _attributed(score.recorded_at, score.appointment_id, procedures, by_id)
+        if procedure is not None and attribution == "recorded":
+            score.appointment = procedure  # the one loaded above: reading it costs no query
+        points.append(TimelinePoint(score, procedure, attribution))
     return PainTimeline(points=points, procedures=procedures)
 
 
@@ -153,19 +186,21 @@ class InstrumentPoint:
 
 def instrument_timeline(*, patient_id: int, procedures: list[Appointment]) -> list[InstrumentPoint]:
     """Every instrument value of the patient in time order, attributed by the pain timeline's rule.
-    `procedures` is that timeline's list of discharged procedures, oldest first, so this adds one query."""
-    points = []
-    scores = (
-        InstrumentScore.objects.filter(patient_id=patient_id)
-        .select_related("appointment__procedure_type")
-        .order_by("recorded_at", "id")
+    `procedures` is that timeline's list of discharged procedures, oldest first, so this adds one query (two
+    when a value names a procedure not on that list)."""
+    scores = _in_time_order(
+        InstrumentScore.objects.filter(patient_id=patient_id).only(*TIMELINE_INSTRUMENT_FIELDS).order_by(),
+        at="recorded_at",
     )
+    by_id = {a.pk: a for a in procedures}
+    if missing := {s.appointment_id for s in scores if s.appointment_id is not None} - by_id.keys():
+        by_id |= _timeline_appointments(Appointment.objects.filter(pk__in=missing))
+    points = []
     for score in scores:
-        if score.appointment_id is not None:
-            points.append(InstrumentPoint(score, score.appointment, "recorded"))
-            continue
-        before = [a for a in procedures if a.start < score.recorded_at]
-        points.append(InstrumentPoint(score, before[-1] if before else None, "most recent" if before else ""))
+        procedure, attribution = _attributed(score.recorded_at, score.appointment_id, procedures, by_id)
+        if procedure is not None and attribution == "recorded":
+            score.appointment = procedure
+        points.append(InstrumentPoint(score, procedure, attribution))
     return points
 
 

@@ -1,10 +1,12 @@
 """The pain-over-time chart as inline SVG: coordinates are worked out here, drawn by
 templates/procedures/outcomes/_pain_chart.html (no JavaScript)."""
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from django import template
 from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 from procedures.models import Instrument, PainSource
 from procedures.selectors.outcomes import InstrumentPoint, PainTimeline, TimelinePoint
@@ -49,6 +51,7 @@ def _procedure_label(appointment) -> str:
 @register.inclusion_tag("procedures/outcomes/_pain_chart.html")
 def pain_chart(timeline: PainTimeline, instruments: list[InstrumentPoint] | None = None) -> dict:
     instruments = instruments or []
+    zone = timezone.get_current_timezone()
     moments = [p.score.recorded_at for p in timeline.points] + [a.start for a in timeline.procedures]
     moments += [p.score.recorded_at for p in instruments]
     if not moments:
@@ -73,8 +76,7 @@ def pain_chart(timeline: PainTimeline, instruments: list[InstrumentPoint] | None
             "label_y": y(p.score.score) - 9,
             "score": p.score.score,
             "relief": p.score.percent_relief,
-            "when": timezone.localtime(p.score.recorded_at),
-            "title": _point_title(p),
+            "title": _point_title(p, zone),
         }
         for p in timeline.points
     ]
@@ -82,8 +84,7 @@ def pain_chart(timeline: PainTimeline, instruments: list[InstrumentPoint] | None
         {
             "x": x(a.start),
             "label": _procedure_label(a),
-            "when": timezone.localtime(a.start),
-            "when_label": _clock(a.start),
+            "when_label": _clock(a.start, zone),
             # Labels alternate between two rows so neighbours overlap less.
             "label_y": TOP - 28 if i % 2 else TOP - 12,
         }
@@ -91,7 +92,7 @@ def pain_chart(timeline: PainTimeline, instruments: list[InstrumentPoint] | None
     ]
     ticks = [{"y": y(s), "score": s} for s in range(0, 11, 2)]
     strips = [
-        _strip(code, [p for p in instruments if p.score.instrument == code], x=x, markers=markers)
+        _strip(code, [p for p in instruments if p.score.instrument == code], x=x, markers=markers, zone=zone)
         for code in Instrument.values
         if any(p.score.instrument == code for p in instruments)
     ]
@@ -105,6 +106,7 @@ def pain_chart(timeline: PainTimeline, instruments: list[InstrumentPoint] | None
         "top": TOP,
         "bottom": HEIGHT - BOTTOM,
         "points": points,
+        "points_svg": _points_svg(points),
         "polyline": " ".join(f"{p['x']},{p['y']}" for p in points),
         "markers": markers,
         "ticks": ticks,
@@ -114,7 +116,26 @@ def pain_chart(timeline: PainTimeline, instruments: list[InstrumentPoint] | None
     }
 
 
-def _strip(code: str, points: list[InstrumentPoint], *, x, markers: list[dict]) -> dict:
+def _points_svg(points: list[dict]) -> SafeString:
+    """Each pain score's dot (and its relief above it), written here rather than by the template: a
+    patient has dozens, and through the template language they were a large share of the page's time.
+    The markup is the template's as it was (see tests/test_outcome_views.py)."""
+    drawn = []
+    for p in points:
+        relief = (
+            f'<text x="{p["x"]}" y="{p["label_y"]}" text-anchor="middle" fill="#198754">{p["relief"]}%</text>'
+            if p["relief"] is not None
+            else ""
+        )
+        drawn.append(
+            f"\n  {relief}\n  "
+            f'<circle cx="{p["x"]}" cy="{p["y"]}" r="4" fill="#0d6efd" data-testid="pain-point">'
+            f"<title>{escape(p['title'])}</title></circle>\n  "
+        )
+    return mark_safe("".join(drawn))
+
+
+def _strip(code: str, points: list[InstrumentPoint], *, x, markers: list[dict], zone: tzinfo) -> dict:
     low, high, ticks, colour, caption = STRIPS[code]
 
     def y(value: int) -> float:
@@ -127,8 +148,7 @@ def _strip(code: str, points: list[InstrumentPoint], *, x, markers: list[dict]) 
             "label_y": y(p.score.value) - 8,
             "label": f"{p.score.value}%" if code == Instrument.ODI else str(p.score.value),
             "title": p.score.display_value,
-            "when": timezone.localtime(p.score.recorded_at),
-            "when_label": _clock(p.score.recorded_at),
+            "when_label": _clock(p.score.recorded_at, zone),
         }
         for p in points
     ]
@@ -154,31 +174,33 @@ def _strip(code: str, points: list[InstrumentPoint], *, x, markers: list[dict]) 
 SOURCE_LABELS = dict(PainSource.choices)
 
 
-def _clock(moment: datetime) -> str:
-    """As the date filter's "Y-m-d H:i", in the current zone."""
-    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}"
+def _clock(moment: datetime, zone: tzinfo) -> str:
+    """As the date filter's "Y-m-d H:i", in `zone` (the current zone: looked up once per chart or table,
+    not per value, where the lookup cost more than the formatting)."""
+    return f"{timezone.localtime(moment, zone):%Y-%m-%d %H:%M}"
 
 
-def _point_title(point: TimelinePoint) -> str:
+def _point_title(point: TimelinePoint, zone: tzinfo) -> str:
     score = point.score
     relief = f", {score.percent_relief}% relief" if score.percent_relief is not None else ""
-    return f"{_clock(score.recorded_at)}: {score.score}/10{relief}"
+    return f"{_clock(score.recorded_at, zone)}: {score.score}/10{relief}"
 
 
-def _attributed_label(appointment) -> str:
+def _attributed_label(appointment, zone: tzinfo) -> str:
     """ "Lumbar TFESI L4-L5 (left), 2026-01-05": the attribution column's text."""
     label = appointment.procedure_type.name
     if appointment.levels:
         label += f" {appointment.levels}"
     if appointment.side != "midline":
         label += f" ({appointment.get_side_display().lower()})"
-    return f"{label}, {timezone.localtime(appointment.start):%Y-%m-%d}"
+    return f"{label}, {timezone.localtime(appointment.start, zone):%Y-%m-%d}"
 
 
 @register.simple_tag
 def timeline_rows(points: list[TimelinePoint] | list[InstrumentPoint]) -> list[dict]:
     """The pain (or instrument) table's rows: the point, its time and source as shown, and the procedure
     it is attributed to (None for none)."""
+    zone = timezone.get_current_timezone()
     labels: dict[int, str] = {}
     rows = []
     for point in points:
@@ -187,16 +209,40 @@ def timeline_rows(points: list[TimelinePoint] | list[InstrumentPoint]) -> list[d
         if procedure is not None:
             attributed = labels.get(procedure.pk)
             if attributed is None:
-                attributed = labels[procedure.pk] = _attributed_label(procedure)
+                attributed = labels[procedure.pk] = _attributed_label(procedure, zone)
         source = point.score.source
         rows.append(
             {
                 "point": point,
                 "score": point.score,
-                "when": _clock(point.score.recorded_at),
+                "when": _clock(point.score.recorded_at, zone),
                 "source": SOURCE_LABELS.get(source, source),
                 "attributed": attributed,
                 "most_recent": point.attribution == "most recent",
             }
         )
     return rows
+
+
+@register.simple_tag
+def pain_table_rows(points: list[TimelinePoint]) -> SafeString:
+    """The pain table's rows as HTML ("" for none), written here for the reason _points_svg is."""
+    drawn = []
+    for row in timeline_rows(points):
+        score = row["score"]
+        relief = "—" if score.percent_relief is None else f"{score.percent_relief}%"
+        attributed = "—"
+        if row["attributed"] is not None:
+            attributed = escape(row["attributed"])
+            if row["most_recent"]:
+                attributed += ' <span class="badge text-bg-light">most recent</span>'
+        drawn.append(
+            '\n          <tr data-testid="pain-row">'
+            f'\n            <td class="text-nowrap">{escape(row["when"])}</td>'
+            f"\n            <td>{score.score}/10</td>"
+            f"\n            <td>{relief}</td>"
+            f"\n            <td>{escape(row['source'])}</td>"
+            f"\n            <td>{attributed}</td>"
+            "\n          </tr>\n        "
+        )
+    return mark_safe("".join(drawn))
