@@ -8,7 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from procedures.models import Appointment, ClearanceStatus, HoldKind, HoldPlan, PlanStatus
+from procedures.models import Appointment, ClearanceStatus, HoldKind, HoldPlan, PlanStatus, SafetySettings
 from procedures.rules import patient_text
 from procedures.selectors.safety import fasting_for, safety_settings
 
@@ -53,14 +53,23 @@ def _day_label(day: date) -> str:
     return date_format(day, "l j F")
 
 
-def instruction_sheet(*, appointment: Appointment) -> InstructionSheet:
-    settings_row = safety_settings()
+def instruction_sheet(
+    *, appointment: Appointment, settings_row: SafetySettings | None = None, plan_loaded: bool = False
+) -> InstructionSheet:
+    """`settings_row` and `plan_loaded` are for a caller building many sheets (the reminder sweep): the
+    safety settings it read once, and an appointment fetched with select_related("hold_plan") and the
+    plan's lines (with their medication) prefetched."""
+    settings_row = settings_row or safety_settings()
     ptype = appointment.procedure_type
     start = timezone.localtime(appointment.start)
     procedure_day = start.date()
     arrival = start - timedelta(minutes=settings_row.arrival_minutes_before)
-    plan = HoldPlan.objects.filter(appointment=appointment).first()
-    lines = list(plan.lines.select_related("medication")) if plan else []
+    if plan_loaded:
+        plan = getattr(appointment, "hold_plan", None)
+        lines = list(plan.lines.all()) if plan else []
+    else:
+        plan = HoldPlan.objects.filter(appointment=appointment).first()
+        lines = list(plan.lines.select_related("medication")) if plan else []
 
     # Each day's items in time order: whole-day instructions first, then timed ones by their clock time.
     events: dict[date, list[tuple[datetime | None, str]]] = {}

@@ -125,13 +125,17 @@ def call_item_resolve(*, item_id: int, actor, outcome: str, now: datetime | None
 def followups_mark_missed(*, now: datetime) -> int:
     """Check-ins still unanswered CHECKIN_MISSED_AFTER_HOURS after they were due go to the call list."""
     cutoff = now - timedelta(hours=settings.CHECKIN_MISSED_AFTER_HOURS)
-    overdue = list(
-        FollowUp.objects.filter(
-            status__in=(FollowUpStatus.PLANNED, FollowUpStatus.SENT),
-            due_at__lt=cutoff,
-            appointment__status=AppointmentStatus.DISCHARGED,
-        ).select_related("appointment__patient")[:500]
-    )
+    # One status at a time, oldest first: each walks its partial index on due_at and stops at once when
+    # nothing is overdue (both statuses in one query read every follow-up, on every sweep).
+    overdue = [
+        followup
+        for status in (FollowUpStatus.PLANNED, FollowUpStatus.SENT)
+        for followup in FollowUp.objects.filter(
+            status=status, due_at__lt=cutoff, appointment__status=AppointmentStatus.DISCHARGED
+        )
+        .select_related("appointment__patient")
+        .order_by("due_at")[:500]
+    ][:500]
     marked = 0
     for followup in overdue:
         with transaction.atomic():

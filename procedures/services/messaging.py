@@ -44,6 +44,7 @@ from procedures.models import (
     Patient,
     PlanStatus,
 )
+from procedures.selectors.messaging import MessageRenderer, message_hold_line, messages_claimed
 
 logger = logging.getLogger(__name__)
 
@@ -295,13 +296,16 @@ def message_alert_staff(*, appointment: Appointment, plan_key: str, now: datetim
 
 
 def messages_due(*, now: datetime, limit: int = SWEEP_BATCH, for_enqueue: bool = False) -> list[int]:
-    """Planned rows that are due, then claims left behind by a worker that died (older than the lease)."""
+    """Planned rows that are due, then claims left behind by a worker that died (older than the lease).
+    For the enqueueing sweep (in its transaction) the rows are locked, skipping those another sweep holds."""
     planned = Message.objects.filter(status=MessageStatus.PLANNED, due_at__lte=now)
-    if for_enqueue:
-        planned = planned.filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - REENQUEUE_AFTER))
-    ids = list(planned.order_by("due_at").values_list("pk", flat=True)[:limit])
     lease = timedelta(seconds=settings.MESSAGE_SEND_LEASE_SECONDS)
     stale = Message.objects.filter(status=MessageStatus.SENDING, claimed_at__lt=now - lease)
+    if for_enqueue:
+        planned = planned.filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - REENQUEUE_AFTER))
+        planned = planned.select_for_update(skip_locked=True)
+        stale = stale.select_for_update(skip_locked=True)
+    ids = list(planned.order_by("due_at").values_list("pk", flat=True)[:limit])
     ids += list(stale.order_by("claimed_at").values_list("pk", flat=True)[: max(limit - len(ids), 0)])
     return ids
 
@@ -348,9 +352,13 @@ def messages_enqueue_due(*, now: datetime | None = None) -> int:
 
     now = now or timezone.now()
     followups_mark_missed(now=now)
-    handed = messages_enqueue(message_ids=messages_due(now=now, for_enqueue=True))
-    if handed:
-        Message.objects.filter(pk__in=handed, status=MessageStatus.PLANNED).update(enqueued_at=now)
+    with transaction.atomic():
+        # The rows stay locked until they are marked enqueued, so a sweep running at the same time (a slow
+        # one overtaken by the next beat) hands out other rows instead of the same ones twice. A send task
+        # that starts before the commit waits for it; a sweep that dies leaves its rows for the next one.
+        handed = messages_enqueue(message_ids=messages_due(now=now, for_enqueue=True))
+        if handed:
+            Message.objects.filter(pk__in=handed, status=MessageStatus.PLANNED).update(enqueued_at=now)
     return len(handed)
 
 
@@ -371,12 +379,35 @@ def messages_send_due(*, now: datetime | None = None, limit: int = SWEEP_BATCH) 
 # --- sending ------------------------------------------------------------------------------------------
 
 
-def _claim(message_ids: list[int], now: datetime) -> tuple[uuid.UUID, dict[int, datetime]]:
+def _claim(message_ids: list[int], now: datetime) -> tuple[uuid.UUID, list[int], dict[int, datetime]]:
     """Compare-and-set for a batch: planned rows move to "sending" under one token in one UPDATE whose
-    WHERE re-checks the status, so of two workers racing for a row exactly one changes it. Claims left by a
-    dead worker are taken over one by one, each compared on that worker's own token. Returns the token
-    and, for taken-over rows, when the dead worker had claimed them."""
+    WHERE re-checks the status, so of two workers racing for a row exactly one changes it; RETURNING says
+    which. Claims left by a dead worker are taken over one by one, each compared on that worker's own
+    token. Returns the token, the ids claimed, and for taken-over rows when the dead worker claimed them."""
     token = uuid.uuid4()
+    table = Message._meta.db_table
+    token_value = Message._meta.get_field("claim_token").get_db_prep_value(token, connection)
+    now_value = Message._meta.get_field("updated_at").get_db_prep_value(now, connection)
+    wanted = sorted(set(message_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, claim_token = %s, claimed_at = %s, attempts = attempts + 1, "
+            f"updated_at = %s WHERE id IN ({', '.join(['%s'] * len(wanted))}) AND status = %s "
+            "AND due_at <= %s RETURNING id",
+            [
+                str(MessageStatus.SENDING),
+                token_value,
+                now_value,
+                now_value,
+                *wanted,
+                str(MessageStatus.PLANNED),
+                now_value,
+            ],
+        )
+        claimed = [row[0] for row in cursor.fetchall()]
+    dead: dict[int, datetime] = {}
+    if len(claimed) == len(wanted):
+        return token, claimed, dead
     claim = {
         "status": MessageStatus.SENDING,
         "claim_token": token,
@@ -384,23 +415,25 @@ def _claim(message_ids: list[int], now: datetime) -> tuple[uuid.UUID, dict[int, 
         "attempts": F("attempts") + 1,
         "updated_at": now,
     }
-    Message.objects.filter(pk__in=message_ids, status=MessageStatus.PLANNED, due_at__lte=now).update(**claim)
     lease = timedelta(seconds=settings.MESSAGE_SEND_LEASE_SECONDS)
-    dead: dict[int, datetime] = {}
     stale = Message.objects.filter(
-        pk__in=message_ids, status=MessageStatus.SENDING, claimed_at__lt=now - lease
+        pk__in=set(wanted) - set(claimed), status=MessageStatus.SENDING, claimed_at__lt=now - lease
     )
     for pk, dead_token, claimed_at in stale.values_list("pk", "claim_token", "claimed_at"):
         if Message.objects.filter(pk=pk, status=MessageStatus.SENDING, claim_token=dead_token).update(
             **claim
         ):
             dead[pk] = claimed_at
-    return token, dead
+            claimed.append(pk)
+    return token, claimed, dead
 
 
-def _set_per_row(token: uuid.UUID, messages: list[Message], fields: list[str], *, now: datetime) -> None:
+def _set_per_row(
+    token: uuid.UUID, messages: list[Message], fields: list[str], *, now: datetime, sent: bool = False
+) -> None:
     """Write each row's own values for `fields` in one UPDATE … FROM (VALUES …), only where the batch's
-    claim still holds. (bulk_update's CASE expressions cost more to build than the sends they record.)"""
+    claim still holds; with `sent`, the same statement marks the rows sent and gives up the claim.
+    (bulk_update's CASE expressions cost more to build than the sends they record.)"""
     if not messages:
         return
     table = Message._meta.db_table
@@ -410,15 +443,25 @@ def _set_per_row(token: uuid.UUID, messages: list[Message], fields: list[str], *
     for message in messages:
         params.append(str(message.pk))
         params.extend(getattr(message, name) for name in fields)
-    assignments = ", ".join(f"{name} = v.{name}" for name in fields)
     token_value = Message._meta.get_field("claim_token").get_db_prep_value(token, connection)
     now_value = Message._meta.get_field("updated_at").get_db_prep_value(now, connection)
+    assignments = [f"{name} = v.{name}" for name in fields]
+    extra: list = []
+    if sent:
+        assignments += [
+            "status = %s",
+            "sent_at = %s",
+            "error = ''",
+            "claim_token = NULL",
+            "claimed_at = NULL",
+        ]
+        extra += [str(MessageStatus.SENT), now_value]
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH v({', '.join(columns)}) AS (VALUES {values}) "
-            f"UPDATE {table} SET {assignments}, updated_at = %s FROM v "
+            f"UPDATE {table} SET {', '.join(assignments)}, updated_at = %s FROM v "
             f"WHERE {table}.id = CAST(v.id AS INTEGER) AND {table}.claim_token = %s",
-            [*params, now_value, token_value],
+            [*params, *extra, now_value, token_value],
         )
 
 
@@ -449,13 +492,7 @@ def _still_wanted(message: Message) -> tuple[str, str, str | None] | None:
         if message.followup.status == FollowUpStatus.MISSED:
             return MessageStatus.CANCELLED, MISSED_ON_CALL_LIST, None
     if message.kind == K.HOLD:
-        line = (
-            HoldPlanLine.objects.filter(
-                plan__appointment=appointment, medication_id=int(message.plan_key.split(":")[1])
-            )
-            .select_related("plan", "medication")
-            .first()
-        )
+        line = message_hold_line(message=message)
         if line is None or not line.hold_hours:
             return MessageStatus.CANCELLED, PLAN_CHANGED, None
         if line.plan.status != PlanStatus.CONFIRMED:
@@ -531,11 +568,9 @@ def _already_taken(message: Message, since: datetime) -> str | None:
     )
 
 
-def _prepare(message: Message, dead_claim_at: datetime | None, now: datetime):
+def _prepare(message: Message, dead_claim_at: datetime | None, now: datetime, renderer: MessageRenderer):
     """Everything before the hand-over: a takeover asks the provider first; then the message must still be
     wanted, have a channel and not fall in quiet hours. Returns the rendered content, or the outcome."""
-    from procedures.selectors.messaging import message_render
-
     if dead_claim_at is not None and message.channel:
         taken = _already_taken(message, dead_claim_at)
         if taken:
@@ -587,7 +622,7 @@ def _prepare(message: Message, dead_claim_at: datetime | None, now: datetime):
             )
             return SendOutcome.DEFERRED
 
-    content = message_render(message=message, channel=channel)
+    content = renderer.render(message=message, channel=channel)
     message.channel, message.recipient = channel, recipient
     message.subject, message.body = content.subject[:200], content.text
     message.message_id = f"<message-{message.pk}@{settings.MESSAGE_ID_DOMAIN}>"
@@ -602,13 +637,13 @@ def messages_send(*, message_ids: list[int], now: datetime | None = None) -> dic
     outcomes = dict.fromkeys(message_ids, SendOutcome.NOT_CLAIMED)
     if not message_ids:
         return outcomes
-    token, dead = _claim(message_ids, now)
-    claimed = Message.objects.filter(claim_token=token).select_related(
-        "patient", "appointment__patient", "appointment__procedure_type", "appointment__physician", "followup"
-    )
+    token, claimed_ids, dead = _claim(message_ids, now)
+    if not claimed_ids:
+        return outcomes
+    renderer = MessageRenderer()
     ready: list[tuple[Message, object]] = []
-    for message in claimed.order_by("due_at", "id"):
-        prepared = _prepare(message, dead.get(message.pk), now)
+    for message in messages_claimed(token=token, message_ids=claimed_ids):
+        prepared = _prepare(message, dead.get(message.pk), now, renderer)
         if isinstance(prepared, SendOutcome):
             outcomes[message.pk] = prepared
         else:
@@ -645,15 +680,7 @@ def messages_send(*, message_ids: list[int], now: datetime | None = None) -> dic
 
     with transaction.atomic():
         # Guarded by the batch's token: a row whose claim a slow worker lost is not overwritten.
-        _set_per_row(token, delivered, ["provider_id"], now=now)
-        Message.objects.filter(pk__in=[m.pk for m in delivered], claim_token=token).update(
-            status=MessageStatus.SENT,
-            sent_at=now,
-            error="",
-            claim_token=None,
-            claimed_at=None,
-            updated_at=now,
-        )
+        _set_per_row(token, delivered, ["provider_id"], now=now, sent=True)
         for message in delivered:
             _after_sent(message, now)
     return outcomes
