@@ -104,7 +104,27 @@ for _name, _field in _window_fields().items():
     ProcedureOutcome.add_to_class(_name, _field)
 
 
-class OutcomeMonth(models.Model):
+class OutcomeSums(models.Model):
+    """The sums of ProcedureOutcome rows that the dashboard reads (services/rollups.MONTH_SUMS says how
+    each is summed), shared by the monthly and the all-time tables."""
+
+    done = models.IntegerField(default=0)
+    has_baseline = models.IntegerField(default=0)
+    baseline_sum = models.IntegerField(default=0)
+    complication = models.IntegerField(default=0)
+    fu_answered = models.IntegerField(default=0)
+    fu_missed = models.IntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+for _key in WINDOW_KEYS:
+    for _flag in WINDOW_FLAGS:
+        OutcomeSums.add_to_class(f"w{_key}_{_flag}", models.IntegerField(default=0))
+
+
+class OutcomeMonth(OutcomeSums):
     """The sums of ProcedureOutcome over one procedure type, physician and month."""
 
     procedure_type = models.ForeignKey(
@@ -114,14 +134,8 @@ class OutcomeMonth(models.Model):
         PhysicianProfile, on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="+"
     )
     month = models.DateField()
-    done = models.IntegerField(default=0)
-    has_baseline = models.IntegerField(default=0)
-    baseline_sum = models.IntegerField(default=0)
-    complication = models.IntegerField(default=0)
-    fu_answered = models.IntegerField(default=0)
-    fu_missed = models.IntegerField(default=0)
 
-    class Meta:
+    class Meta(OutcomeSums.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["procedure_type", "physician", "month"], name="outcome_month_cell"
@@ -133,31 +147,15 @@ class OutcomeMonth(models.Model):
         return f"{self.month:%Y-%m} type {self.procedure_type_id} physician {self.physician_id}"
 
 
-for _key in WINDOW_KEYS:
-    for _flag in WINDOW_FLAGS:
-        OutcomeMonth.add_to_class(f"w{_key}_{_flag}", models.IntegerField(default=0))
-
-
-class OutcomeTotal(models.Model):
+class OutcomeTotal(OutcomeSums):
     """The same sums over every physician and month, per procedure type: the whole clinic in a few rows."""
 
     procedure_type = models.OneToOneField(
         ProcedureType, on_delete=models.CASCADE, db_constraint=False, primary_key=True, related_name="+"
     )
-    done = models.IntegerField(default=0)
-    has_baseline = models.IntegerField(default=0)
-    baseline_sum = models.IntegerField(default=0)
-    complication = models.IntegerField(default=0)
-    fu_answered = models.IntegerField(default=0)
-    fu_missed = models.IntegerField(default=0)
 
     def __str__(self) -> str:
         return f"all time, type {self.procedure_type_id}"
-
-
-for _key in WINDOW_KEYS:
-    for _flag in WINDOW_FLAGS:
-        OutcomeTotal.add_to_class(f"w{_key}_{_flag}", models.IntegerField(default=0))
 
 
 class ReliefMonth(models.Model):
