@@ -427,6 +427,27 @@ class TestDrawnFigures:
         assert figures_part() != first
         assert outcomes_dashboard(now=timezone.now()).total.done == 2
 
+    def test_the_api_builds_its_figures_again_only_when_something_changed(self, client, physician, tfesi):
+        postgres_only()
+        client.force_login(physician)
+        report(procedure(tfesi, baseline=8), 14, 2, 80)
+        first = client.get("/api/v1/outcomes/").json()
+        # Unchanged: the same body, without the dashboard's queries.
+        with CaptureQueriesContext(connection) as queries:
+            again = client.get("/api/v1/outcomes/").json()
+        assert again == first
+        assert not any(
+            "procedures_outcomemonth" in q["sql"] or "procedures_outcometotal" in q["sql"] for q in queries
+        )
+        # A filter is part of what is kept: another physician's figures are their own.
+        assert client.get(f"/api/v1/outcomes/?physician={physician.physician_profile.pk}").json()[
+            "total"
+        ]["procedures_done"] == 0
+        # A new report: built again, with it.
+        report(procedure(tfesi, baseline=8), 14, 6, 10)
+        after = client.get("/api/v1/outcomes/").json()
+        assert after["total"]["procedures_done"] == first["total"]["procedures_done"] + 1
+
     def test_the_board_is_drawn_again_when_a_patient_moves(self, client, frontdesk, types):
         CoverageRule.objects.filter(family="facet_rfa").delete()
         client.force_login(frontdesk)

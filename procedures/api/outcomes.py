@@ -20,6 +20,7 @@ from procedures.selectors.outcomes import (
     SUBSTANTIAL_RELIEF_PERCENT,
     outcomes_dashboard,
 )
+from procedures.selectors.rollups import rollups_reuse
 
 RANGE_BACKWARDS = "date_to ({date_to}) is before date_from ({date_from})."
 
@@ -166,11 +167,19 @@ class OutcomesDashboardView(AuditActorMixin, APIView):
         query = OutcomesQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        dashboard = outcomes_dashboard(
-            procedure_type_id=params["procedure_type"].pk if "procedure_type" in params else None,
-            region=params.get("region") or None,
-            physician_id=params["physician"].pk if "physician" in params else None,
-            start=params.get("date_from"),
-            end=params.get("date_to"),
+        filters = {
+            "procedure_type_id": params["procedure_type"].pk if "procedure_type" in params else None,
+            "region": params.get("region") or None,
+            "physician_id": params["physician"].pk if "physician" in params else None,
+            "start": params.get("date_from"),
+            "end": params.get("date_to"),
+        }
+
+        def build() -> tuple[dict, bool]:
+            dashboard = outcomes_dashboard(**filters)
+            # A plain dict: the serializer's ReturnDict would carry the serializer into the cache.
+            return dict(DashboardSerializer(dashboard).data), not dashboard.waiting
+
+        return Response(
+            rollups_reuse(name="outcomes-api", parts=tuple(sorted(filters.items())), build=build)
         )
-        return Response(DashboardSerializer(dashboard).data)

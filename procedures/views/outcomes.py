@@ -3,16 +3,13 @@ instruments the clinic collects), the facet RFA pathway board, and the physician
 its CSV. The dashboard's charts are inline SVG whose coordinates are worked out here (no JavaScript)."""
 
 import csv
-import hashlib
 from collections.abc import Callable
 from math import ceil
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -40,9 +37,9 @@ from procedures.selectors.outcomes import (
     rfa_board,
     rfa_rule,
 )
+from procedures.selectors.rollups import rollups_reuse
 from procedures.services.instruments import UNKNOWN_INSTRUMENT, instrument_score_record
 from procedures.services.outcomes import OutcomeError, pain_score_record
-from procedures.services.rollups import rollups_version
 
 
 @permission_required("procedures.view_painscore", raise_exception=True)
@@ -144,8 +141,6 @@ def _instrument_record(request: HttpRequest, patient: Patient, form: InstrumentS
 
 
 RFA_BOARD_PAGE = 100
-# Drawn figures are reused within their minute (the key changes with the minute anyway).
-DRAWN_CACHE_SECONDS = 120
 
 
 @permission_required("procedures.view_appointment", raise_exception=True)
@@ -328,24 +323,8 @@ def outcomes_dashboard_view(request: HttpRequest) -> HttpResponse:
 
 
 def _drawn_once(name: str, parts: tuple, draw: Callable[[], tuple[str, bool]]) -> str:
-    """HTML drawn from the rollups, reused while their version and the minute are unchanged: every
-    physician opening the dashboard sees the same figures, and drawing them costs more than computing
-    them. The version is read before the rollups are brought up to date, so any change queued since makes
-    a new key; the minute bounds how long what moves with the clock alone ("not yet due", "overdue", a
-    repeat falling due) can lag. `draw` returns the HTML and whether it is complete (nothing still queued);
-    an incomplete drawing is not kept. Where no version is kept (SQLite), nothing is cached."""
-    version = rollups_version()
-    key = None
-    if version is not None:
-        digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:24]
-        minute = timezone.now().strftime("%Y%m%d%H%M")
-        key = f"{name}:{connection.settings_dict['NAME']}:{version}:{minute}:{digest}"
-        if (cached := cache.get(key)) is not None:
-            return mark_safe(cached)
-    html, complete = draw()
-    if key is not None and complete:
-        cache.set(key, html, DRAWN_CACHE_SECONDS)
-    return mark_safe(html)
+    """HTML drawn from the rollups, reused while nothing it is drawn from changed (rollups_reuse)."""
+    return mark_safe(rollups_reuse(name=name, parts=parts, build=draw))
 
 
 def _dashboard_figures(filters: dict) -> str:
