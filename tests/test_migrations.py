@@ -38,3 +38,19 @@ def test_upgrading_from_the_first_release_keeps_patients_and_gives_every_physici
     assert (patient.first_name, patient.pain_started_on) == ("Ann", None)
     # the protocol arrived with the upgrade
     assert latest.get_model("procedures", "HoldRule").objects.count() > 100
+
+
+@pytest.mark.django_db
+def test_messages_keep_their_appointment_key_without_an_index_of_its_own():
+    """0017 drops only the index: the foreign key stays, and the two indexes that start with the column
+    still serve lookups by appointment."""
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, "procedures_message")
+    on_appointment = {
+        name: c for name, c in constraints.items() if c["columns"] and c["columns"][0] == "appointment_id"
+    }
+    assert any(c["foreign_key"] for c in on_appointment.values())
+    assert sorted(name for name, c in on_appointment.items() if c["index"] or c["unique"]) == [
+        "message_appt_due_idx",
+        "message_once_per_plan_point",
+    ]

@@ -46,7 +46,11 @@ class Message(models.Model):
     updates or cancels rows instead of adding duplicates."""
 
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="messages")
-    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="messages")
+    # No index of its own: message_once_per_plan_point and message_appt_due_idx both start with it, and
+    # every index is one more write for each message the sweep sends.
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     followup = models.ForeignKey(
         FollowUp, on_delete=models.CASCADE, null=True, blank=True, related_name="messages"
     )
