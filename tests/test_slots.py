@@ -1,5 +1,6 @@
 """Slot search honours working hours, bookings, room fit, recovery bays, buffers and readiness."""
 
+import random
 from datetime import UTC, time, timedelta
 
 import pytest
@@ -271,3 +272,27 @@ def test_the_search_reads_only_the_days_it_needs(clinic):
     assert len(reads) == 1  # the first working day answered it
     _, reads = appointment_reads(limit=1000)
     assert 1 < len(reads) <= 5  # ten working days, read in a few growing chunks
+
+
+def test_free_starts_are_the_starts_free_says_are_free():
+    """Timeline.free_starts walks the gaps; asking free() of every step must give the same starts, for any
+    busy intervals (overlapping, touching, empty, shorter than a step) and any step and length."""
+    rng = random.Random(8)
+    for _ in range(3000):
+        busy = []
+        for _ in range(rng.randrange(0, 8)):
+            start = rng.randrange(0, 600)
+            busy.append((start, start + rng.choice([0, 1, 5, 15, 30, 45, 90, 200])))
+        line = Timeline(busy)
+        first = rng.randrange(-30, 300)
+        last_end = first + rng.randrange(0, 700)
+        step = rng.choice([5, 10, 15, 30])
+        length = rng.choice([1, 10, 15, 20, 45, 60])
+        expected = []
+        start = first
+        while start + length <= last_end:
+            if line.free(start, start + length):
+                expected.append(start)
+            start += step
+        got = line.free_starts(first, last_end, step, length)
+        assert got == expected, (busy, first, last_end, step, length)

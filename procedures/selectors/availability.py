@@ -55,13 +55,15 @@ def exception_intervals(
     *, physician_ids: list[int], start: datetime, end: datetime
 ) -> dict[int, list[tuple[datetime, datetime, str]]]:
     """Leave and clinic closures overlapping [start, end), per physician (closures apply to everyone)."""
-    rows = ScheduleException.objects.filter(starts_at__lt=end, ends_at__gt=start).filter(
-        Q(physician_id__in=physician_ids) | Q(physician__isnull=True)
+    rows = (
+        ScheduleException.objects.filter(starts_at__lt=end, ends_at__gt=start)
+        .filter(Q(physician_id__in=physician_ids) | Q(physician__isnull=True))
+        .values_list("physician_id", "starts_at", "ends_at", "reason", "kind")
     )
+    kinds = dict(ScheduleException._meta.get_field("kind").flatchoices)
     result: dict[int, list] = {pid: [] for pid in physician_ids}
-    for row in rows:
-        label = row.reason or row.get_kind_display()
-        targets = physician_ids if row.physician_id is None else [row.physician_id]
-        for pid in targets:
-            result[pid].append((row.starts_at, row.ends_at, label))
+    for physician_id, starts_at, ends_at, reason, kind in rows:
+        label = reason or kinds.get(kind, kind)
+        for pid in physician_ids if physician_id is None else [physician_id]:
+            result[pid].append((starts_at, ends_at, label))
     return result

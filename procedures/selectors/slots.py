@@ -210,7 +210,7 @@ def slot_search(
                 physician_busy[pid].extend((s.timestamp(), e.timestamp()) for s, e, _ in blocks)
             away_loaded = True
 
-        physician_free = {pid: Timeline(physician_busy[pid]).free for pid in physician_ids}
+        physician_time = {pid: Timeline(physician_busy[pid]) for pid in physician_ids}
         room_free = [(room, room.turnover_minutes * 60, Timeline(room_busy[room.pk]).free) for room in rooms]
         bay_free = [(bay, Timeline(bay_busy[bay.pk]).free) for bay in bays]
         patient_free = Timeline(patient_busy).free
@@ -218,11 +218,10 @@ def slot_search(
             # The physician's own time first: it rules out most starts on a busy day, before any sorting.
             starts = []
             for pid, name, start_s, end_limit in spans:
-                free = physician_free[pid]
-                while start_s + procedure_s <= end_limit:
-                    if free(start_s, start_s + procedure_s):
-                        starts.append((start_s, name, pid))
-                    start_s += step_s
+                starts.extend(
+                    (start, name, pid)
+                    for start in physician_time[pid].free_starts(start_s, end_limit, step_s, procedure_s)
+                )
             # Then in result order (start, then physician name), so checking stops at exactly the slot past
             # `limit`. Every start of a day comes before the next day's: ordering day by day orders the
             # whole range.
