@@ -7,6 +7,8 @@ import pytest
 import time_machine
 from auditlog.models import LogEntry
 from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -157,6 +159,30 @@ class TestLogin:
         assert response.status_code == 429
         assert b"Too many failed log-ins" in response.content
         assert "_auth_user_id" not in client.session
+
+    def test_activity_writes_the_session_at_most_once_a_minute(self, client, frontdesk):
+        from django.contrib.sessions.models import Session
+
+        def expiry():
+            return Session.objects.get(session_key=client.session.session_key).expire_date
+
+        with time_machine.travel("2026-03-02 09:00:00+00:00", tick=False) as clock:
+            client.post(reverse("login"), {"username": "frontdesk", "password": PASSWORD})
+            client.get(reverse("home"))
+            first = expiry()
+            clock.shift(timedelta(seconds=settings.SESSION_REFRESH_SECONDS - 5))
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get(reverse("home")).status_code == 200
+            assert expiry() == first
+            assert not any(q["sql"].startswith("UPDATE") and "django_session" in q["sql"] for q in queries)
+            clock.shift(timedelta(seconds=10))
+            client.get(reverse("home"))
+            assert expiry() == first + timedelta(seconds=settings.SESSION_REFRESH_SECONDS + 5)
+        # An anonymous visit gets no session at all.
+        client.logout()
+        before = Session.objects.count()
+        client.get(reverse("login"))
+        assert Session.objects.count() == before, [s.get_decoded() for s in Session.objects.all()]
 
     def test_session_expires_after_inactivity(self, client, frontdesk):
         with time_machine.travel("2026-03-02 09:00:00+00:00", tick=False) as clock:
