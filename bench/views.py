@@ -2,6 +2,10 @@
 middleware, the session and its save, authentication) costs on this machine at that moment. Mounted by
 bench/urls.py only."""
 
+import gc
+import json
+import sys
+
 from django.db import transaction
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse
@@ -18,6 +22,16 @@ def floor(request: HttpRequest) -> HttpResponse:
     """A logged-in GET (the middleware insists on the login) that runs one primary-key query."""
     mrn = Patient.objects.filter(pk=request.GET.get("id", "1")).values_list("mrn", flat=True).first()
     return HttpResponse(mrn or "", content_type="text/plain")
+
+
+@require_GET
+def heap(request: HttpRequest) -> HttpResponse:
+    """What this worker's Python heap holds after a full collection: the memory run reads it beside the
+    RSS, because the RSS also moves with the allocator (a new high-water mark stays), and live objects
+    that keep growing are what a leak looks like."""
+    gc.collect()
+    body = {"objects": len(gc.get_objects()), "blocks": sys.getallocatedblocks()}
+    return HttpResponse(json.dumps(body), content_type="application/json")
 
 
 class FloorWrite(APIView):
