@@ -198,3 +198,50 @@ def _refusal(clinic, **kwargs) -> str:
         return str(exc)
     finally:
         connection.close()
+
+
+def test_a_booking_picked_as_a_deadlock_victim_runs_again(clinic):
+    """Two bookings inserting overlapping rows at the same moment each wait, in the exclusion constraint's
+    check, for the other; PostgreSQL ends one with a deadlock. That booking runs again from the start (where
+    its fresh read finds the time taken and says so) instead of failing with a server error. Here the two
+    transactions lock two patients in opposite orders, a real deadlock PostgreSQL resolves the same way."""
+    from procedures.models import Patient
+    from procedures.services.booking import _retrying
+
+    first, second = (clinic["patients"][i].pk for i in (0, 1))
+    both_hold_one = threading.Barrier(2)
+    runs = {"a": 0, "b": 0}
+    results: dict[str, str] = {}
+    errors: list[BaseException] = []
+
+    def attempt_for(name: str, mine: int, theirs: int):
+        def attempt():
+            runs[name] += 1
+            Patient.objects.select_for_update().filter(pk=mine).values_list("pk").get()
+            if runs[name] == 1:
+                both_hold_one.wait(timeout=WAIT)
+            Patient.objects.select_for_update().filter(pk=theirs).values_list("pk").get()
+            return name
+
+        return attempt
+
+    def run(name: str, mine: int, theirs: int) -> None:
+        try:
+            results[name] = _retrying(attempt_for(name, mine, theirs))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threads = [
+        threading.Thread(target=run, args=("a", first, second)),
+        threading.Thread(target=run, args=("b", second, first)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=WAIT)
+    assert not errors, errors
+    assert results == {"a": "a", "b": "b"}
+    assert sorted(runs.values()) == [1, 2]  # the victim ran again, once

@@ -22,7 +22,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -423,16 +423,25 @@ def _insert(**values) -> Appointment:
     return appointment
 
 
+def _deadlocked(exc: OperationalError) -> bool:
+    # Two bookings inserting overlapping rows at the same moment each wait, in the exclusion constraint's
+    # check, for the other to commit; PostgreSQL ends one of them with deadlock_detected (40P01).
+    return getattr(exc.__cause__, "sqlstate", None) == "40P01"
+
+
 def _retrying(attempt: Callable[[], Appointment]) -> Appointment:
     """Run one booking transaction; when a booking in flight took the time first (the insert waited for its
-    commit, then failed on a constraint), run it again from the start: the fresh read places around that
-    booking or says what it took. Nothing of a failed attempt remains."""
+    commit, then failed on a constraint, or both inserted at once and PostgreSQL chose this one to give way),
+    run it again from the start: the fresh read places around that booking or says what it took. Nothing of
+    a failed attempt remains."""
     tries = 1
     while True:
         try:
             with transaction.atomic():
                 return attempt()
-        except IntegrityError as exc:
+        except (IntegrityError, OperationalError) as exc:
+            if isinstance(exc, OperationalError) and not _deadlocked(exc):
+                raise
             if tries == PLACE_ATTEMPTS:
                 # The database's exclusion constraints caught a collision the checks could not see.
                 raise BookingConflict(CONFLICT_RACE) from exc
