@@ -1,5 +1,5 @@
 """The floors every figure is compared with: the least a request through the whole stack (gunicorn, every
-middleware, the session and its save, authentication) costs on this machine at that moment. Mounted by
+middleware, the session, authentication) costs on this machine at that moment. Mounted by
 bench/urls.py only."""
 
 import gc
