@@ -349,3 +349,15 @@ def test_compose_web_healthcheck_passes_against_gunicorn_with_env_example(compos
         server.terminate()
         _, server_log = server.communicate(timeout=15)
     assert result.returncode == 0, f"healthcheck failed:\n{result.stderr}\ngunicorn:\n{server_log[-3000:]}"
+
+
+def test_the_web_worker_freezes_what_it_loaded_at_start():
+    """clinic.wsgi moves the objects loaded at start out of the collector's reach (see the comment there):
+    a worker that forgot would pay a full walk of them every few slot searches."""
+    probe = "import gc, clinic.wsgi; print(gc.get_freeze_count())"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "clinic.settings"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.split()[-1]) > 50_000

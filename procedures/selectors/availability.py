@@ -3,13 +3,27 @@
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from procedures.models import ScheduleException, WorkingHours
+from procedures.selectors.intervals import fetch_rows_of
 
 Interval = tuple[datetime, datetime]
 # physician id -> weekday -> (start, end) times, in start order.
 WeeklyHours = dict[int, dict[int, list[tuple[time, time]]]]
+
+
+def _all_hours() -> QuerySet:
+    return WorkingHours.objects.order_by("start_time").values_list(
+        "physician_id", "weekday", "start_time", "end_time"
+    )
+
+
+def _exceptions_between(*, start: datetime, end: datetime) -> QuerySet:
+    return ScheduleException.objects.filter(starts_at__lt=end, ends_at__gt=start).values_list(
+        "physician_id", "starts_at", "ends_at", "reason", "kind"
+    )
 
 
 def weekly_hours(*, physician_ids: list[int]) -> WeeklyHours:
@@ -18,10 +32,7 @@ def weekly_hours(*, physician_ids: list[int]) -> WeeklyHours:
     wanted = set(physician_ids)
     # Every physician's template is a few rows: reading them all and keeping the wanted ones costs less
     # than a query with forty ids in it.
-    rows = WorkingHours.objects.order_by("start_time").values_list(
-        "physician_id", "weekday", "start_time", "end_time"
-    )
-    for physician_id, weekday, start_time, end_time in rows:
+    for physician_id, weekday, start_time, end_time in fetch_rows_of(_all_hours):
         if physician_id in wanted:
             template[physician_id][weekday].append((start_time, end_time))
     return template
@@ -58,9 +69,7 @@ def exception_intervals(
     """Leave and clinic closures overlapping [start, end), per physician (closures apply to everyone)."""
     # Only the range in the query: the leave overlapping a fortnight is a few rows for the whole clinic,
     # and a list of forty physician ids cost more to send than those rows.
-    rows = ScheduleException.objects.filter(starts_at__lt=end, ends_at__gt=start).values_list(
-        "physician_id", "starts_at", "ends_at", "reason", "kind"
-    )
+    rows = fetch_rows_of(_exceptions_between, start=start, end=end)
     kinds = dict(ScheduleException._meta.get_field("kind").flatchoices)
     result: dict[int, list] = {pid: [] for pid in physician_ids}
     for physician_id, starts_at, ends_at, reason, kind in rows:

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from operator import itemgetter
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from procedures.models import (
@@ -30,7 +30,7 @@ from procedures.models import (
     RecoveryBay,
 )
 from procedures.selectors.availability import exception_intervals, weekly_hours, windows_on
-from procedures.selectors.intervals import Epoch, Timeline, fetch_rows
+from procedures.selectors.intervals import Epoch, Timeline, fetch_instances, fetch_rows_of
 from procedures.selectors.readiness import patient_earliest_safe_start
 from procedures.selectors.schedule import day_bounds
 
@@ -52,6 +52,60 @@ class SlotSearchResult:
     earliest_safe_start: datetime | None
     earliest_safe_reason: str
     truncated: bool
+
+
+# The search's reads, each built once per process (intervals.fetch_rows_of): on a busy clinic a search
+# costs little more than building their SQL would.
+
+
+def _active_physicians() -> QuerySet[PhysicianProfile]:
+    return PhysicianProfile.objects.filter(active=True)
+
+
+def _active_rooms() -> QuerySet[ProcedureRoom]:
+    return ProcedureRoom.objects.filter(active=True)
+
+
+def _active_bays() -> QuerySet[RecoveryBay]:
+    return RecoveryBay.objects.filter(active=True)
+
+
+def _busy_rows(*, lower: datetime, upper: datetime, busy_at: datetime, ignore_id: int | None) -> QuerySet:
+    """Active bookings starting in [lower, upper) and still holding their room or bay at busy_at, as
+    (physician, room, bay, patient, start, end, room_until, monitoring_until), times in epoch seconds (only
+    compared). Unordered: the timelines sort them."""
+    rows = Appointment.objects.filter(status__in=ACTIVE_STATUSES, start__gte=lower, start__lt=upper).filter(
+        Q(room_until__gt=busy_at) | Q(monitoring_until__gt=busy_at)
+    )
+    if ignore_id is not None:
+        rows = rows.exclude(pk=ignore_id)
+    return rows.order_by().values_list(
+        "physician_id",
+        "room_id",
+        "recovery_bay_id",
+        "patient_id",
+        Epoch("start"),
+        Epoch("end"),
+        Epoch("room_until"),
+        Epoch("monitoring_until"),
+    )
+
+
+class _FreeOnDemand:
+    """free() of a room's or bay's timeline, built when first asked: a candidate takes the first room and
+    bay (in name order) that are free, so most of forty are never asked about. Built within the chunk that
+    made it, before the next chunk's rows join the same list."""
+
+    __slots__ = ("_busy", "_free")
+
+    def __init__(self, busy: list) -> None:
+        self._busy = busy
+        self._free = None
+
+    def __call__(self, start: float, end: float) -> bool:
+        if self._free is None:
+            self._free = Timeline(self._busy).free
+        return self._free(start, end)
 
 
 def slot_step() -> timedelta:
@@ -104,9 +158,9 @@ def slot_search(
     procedure = timedelta(minutes=procedure_type.procedure_minutes)
     monitoring = timedelta(minutes=procedure_type.monitoring_for(sedated=sedated))
 
-    physicians = [physician] if physician else list(PhysicianProfile.objects.filter(active=True))
-    rooms = [r for r in ProcedureRoom.objects.filter(active=True) if r.fits(procedure_type.imaging)]
-    bays = list(RecoveryBay.objects.filter(active=True))
+    physicians = [physician] if physician else fetch_instances(PhysicianProfile, _active_physicians)
+    rooms = [r for r in fetch_instances(ProcedureRoom, _active_rooms) if r.fits(procedure_type.imaging)]
+    bays = fetch_instances(RecoveryBay, _active_bays)
     earliest_safe, earliest_reason = (None, "")
     if patient is not None:
         earliest_safe, earliest_reason = patient_earliest_safe_start(
@@ -137,20 +191,6 @@ def slot_search(
     reach = procedure + max(monitoring, max(timedelta(minutes=r.turnover_minutes) for r in rooms))
     loaded_until: datetime | None = None
     away_loaded = False
-    appointments = (
-        Appointment.objects.filter(status__in=ACTIVE_STATUSES)
-        .exclude(pk=ignore_appointment_id)
-        .values_list(
-            "physician_id",
-            "room_id",
-            "recovery_bay_id",
-            "patient_id",
-            Epoch("start"),
-            Epoch("end"),
-            Epoch("room_until"),
-            Epoch("monitoring_until"),
-        )
-    )
     physician_busy: dict[int, list] = defaultdict(list)
     room_busy: dict[int, list] = defaultdict(list)
     bay_busy: dict[int, list] = defaultdict(list)
@@ -189,10 +229,8 @@ def slot_search(
         upper = min(rows_until, chunk_end.astimezone(UTC) + reach)  # elapsed time, even over a clock change
         if upper > lower:
             # Only what is still busy when the chunk begins: yesterday's list stays in the database.
-            rows = fetch_rows(
-                appointments.filter(start__gte=lower, start__lt=upper).filter(
-                    Q(room_until__gt=chunk_start) | Q(monitoring_until__gt=chunk_start)
-                )
+            rows = fetch_rows_of(
+                _busy_rows, lower=lower, upper=upper, busy_at=chunk_start, ignore_id=ignore_appointment_id
             )
             loaded_until = upper
             for phys_id, room_id, bay_id, row_patient_id, start, end, room_until, monitoring_until in rows:
@@ -211,8 +249,8 @@ def slot_search(
             away_loaded = True
 
         physician_time = {pid: Timeline(physician_busy[pid]) for pid in physician_ids}
-        room_free = [(room, room.turnover_minutes * 60, Timeline(room_busy[room.pk]).free) for room in rooms]
-        bay_free = [(bay, Timeline(bay_busy[bay.pk]).free) for bay in bays]
+        room_free = [(room, room.turnover_minutes * 60, _FreeOnDemand(room_busy[room.pk])) for room in rooms]
+        bay_free = [(bay, _FreeOnDemand(bay_busy[bay.pk])) for bay in bays]
         patient_free = Timeline(patient_busy).free
         for _, spans in chunk:
             # The physician's own time first: it rules out most starts on a busy day, before any sorting.
@@ -248,16 +286,25 @@ def slot_search(
         estimate = -(-wanted * days_done // len(found)) if found else chunk_days * 2
         chunk_days = max(1, min(chunk_days * 2, estimate))
 
+    # Forty physicians' slots share a handful of times: each is made once (and is then the same object in
+    # every slot, which the serializer's own memo finds at once).
+    moments: dict[float, datetime] = {}
+
+    def moment(seconds: float) -> datetime:
+        found_moment = moments.get(seconds)
+        if found_moment is None:
+            found_moment = moments[seconds] = datetime.fromtimestamp(seconds, tz=UTC)
+        return found_moment
+
     slots = []
     for start_s, pid, room, bay in found[:limit]:
-        start = datetime.fromtimestamp(start_s, tz=UTC)
-        end = start + procedure
+        end_s = start_s + procedure_s
         slots.append(
             Slot(
-                start=start,
-                end=end,
-                room_until=end + timedelta(minutes=room.turnover_minutes),
-                monitoring_until=end + monitoring,
+                start=moment(start_s),
+                end=moment(end_s),
+                room_until=moment(end_s + room.turnover_minutes * 60),
+                monitoring_until=moment(end_s + monitoring_s),
                 physician=by_id[pid],
                 room=room,
                 recovery_bay=bay,
