@@ -29,6 +29,25 @@ class LoadResult:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
+def combined_load(first: LoadResult, second: LoadResult) -> LoadResult:
+    """Two runs of the same load as one: requests over their summed time. The percentiles are the runs'
+    own, weighted by their requests (wrk gives percentiles, not every latency)."""
+    requests = first.requests + second.requests
+
+    def weighted(a: float, b: float) -> float:
+        return (a * first.requests + b * second.requests) / requests if requests else float("nan")
+
+    return LoadResult(
+        requests=requests,
+        seconds=first.seconds + second.seconds,
+        p50_ms=weighted(first.p50_ms, second.p50_ms),
+        p95_ms=weighted(first.p95_ms, second.p95_ms),
+        errors=first.errors + second.errors,
+        client=first.client,
+        latencies_ms=first.latencies_ms + second.latencies_ms,
+    )
+
+
 def percentile(sorted_values: list[float], share: float) -> float:
     if not sorted_values:
         return float("nan")

@@ -7,7 +7,8 @@ on the same machine, in the same run (other work on the machine slows both alike
    spinedesk_bench_<N> for another N), and a small one (N/20) to show that queries per page do not grow.
 2. Pages and API calls under concurrent load: gunicorn (BENCH_WORKERS sync workers, default 4) and wrk
    (else Python threads) with BENCH_CONNECTIONS connections (default 4) for BENCH_SECONDS (default 10) per
-   figure; each figure's floor run — a logged-in view that runs one indexed query — comes just before it.
+   figure; each figure's floor — a logged-in view that runs one indexed query — is run for half that time
+   just before it and half just after (the machine's speed drifts), and the two halves taken together.
 3. Booking under contention, through the API, for one physician: BENCH_BOOKING_CLIENTS clients (default 8)
    book different free starts (bookings/s), then all race for the same starts (one 201 each, the rest 409);
    the floor is the same clients posting to a view that only locks the physician's row and writes once.
@@ -38,7 +39,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.load import Client, LoadResult, percentile, python_run, wrk_available, wrk_run  # noqa: E402
+from bench.load import (  # noqa: E402
+    Client,
+    LoadResult,
+    combined_load,
+    percentile,
+    python_run,
+    wrk_available,
+    wrk_run,
+)
 
 VAR = ROOT / "var" / "bench"
 PYTHON = sys.executable
@@ -330,11 +339,15 @@ def load_phase(
     for endpoint, _ in loaded:
         run_load(cfg, endpoint, sessions[endpoint.role], server.port, WARMUP_SECONDS)
     for endpoint, row in loaded:
-        if endpoint.key != "floor":
-            row.floor = run_load(cfg, floor, sessions[floor.role], server.port, cfg.seconds)
-        row.result = run_load(cfg, endpoint, sessions[endpoint.role], server.port, cfg.seconds)
         if endpoint.key == "floor":
-            row.floor = row.result
+            row.result = row.floor = run_load(cfg, floor, sessions[floor.role], server.port, cfg.seconds)
+        else:
+            # Half the floor's time just before the figure and half just after: this machine's speed drifts
+            # over tens of seconds, and a floor taken on one side only leaned every ratio with the drift.
+            before = run_load(cfg, floor, sessions[floor.role], server.port, cfg.seconds / 2)
+            row.result = run_load(cfg, endpoint, sessions[endpoint.role], server.port, cfg.seconds)
+            after = run_load(cfg, floor, sessions[floor.role], server.port, cfg.seconds / 2)
+            row.floor = combined_load(before, after)
         r, f = row.result, row.floor
         ratio = r.rate / f.rate if f.rate else float("nan")
         say(
@@ -801,7 +814,7 @@ def report(cfg: Config, context: dict, rows, booking, sweep, memory, queries) ->
         f"Data set: {context['counts']}.",
         f"Web: gunicorn, {cfg.workers} sync workers; load: {context['client']}, {cfg.connections} connections, "
         f"{cfg.seconds:g} s per figure; each figure's floor (a logged-in view running one indexed query) "
-        "is measured just before it.",
+        "is measured for half that time just before it and half just after.",
         "",
     ]
     verdicts: list[str] = []

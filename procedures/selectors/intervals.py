@@ -73,7 +73,8 @@ class Timeline:
 
 class Epoch(Func):
     """Seconds since 1970 (UTC) computed by the database: far cheaper to fetch than datetimes when a
-    selector reads thousands of intervals."""
+    selector reads thousands of intervals. date_part, not EXTRACT: since PostgreSQL 14 EXTRACT works in
+    numeric, and casting four of those to float8 per row cost a busy day's read twice its time."""
 
     output_field = FloatField()
 
@@ -84,7 +85,7 @@ class Epoch(Func):
 
     def as_postgresql(self, compiler, connection, **extra_context):
         return self.as_sql(
-            compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::float8", **extra_context
+            compiler, connection, template="date_part('epoch', %(expressions)s)", **extra_context
         )
 
     def as_sqlite(self, compiler, connection, **extra_context):
