@@ -44,10 +44,19 @@ class Appointment(models.Model):
     physician busy [start, end); room busy [start, room_until) (end + turnover);
     recovery bay [end, monitoring_until); patient [start, monitoring_until)."""
 
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments")
+    # Patient, physician and room have no index of their own: (patient, start), (physician, start) and
+    # (room, start) below serve every lookup by them, and each index is a write per booking and one more
+    # plan the planner weighs on every read of this table.
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="appointments", db_index=False
+    )
     procedure_type = models.ForeignKey(ProcedureType, on_delete=models.PROTECT, related_name="appointments")
-    physician = models.ForeignKey(PhysicianProfile, on_delete=models.PROTECT, related_name="appointments")
-    room = models.ForeignKey(ProcedureRoom, on_delete=models.PROTECT, related_name="appointments")
+    physician = models.ForeignKey(
+        PhysicianProfile, on_delete=models.PROTECT, related_name="appointments", db_index=False
+    )
+    room = models.ForeignKey(
+        ProcedureRoom, on_delete=models.PROTECT, related_name="appointments", db_index=False
+    )
     recovery_bay = models.ForeignKey(
         RecoveryBay, on_delete=models.PROTECT, related_name="appointments", null=True, blank=True
     )
