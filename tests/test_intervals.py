@@ -12,10 +12,10 @@ from procedures.models import Appointment, PhysicianProfile, ProcedureRoom, Sche
 from procedures.selectors import availability, slots
 from procedures.selectors.intervals import (
     _compiled,
-    _instance_rows,
     _shape,
     fetch_instances,
     fetch_rows_of,
+    instance_rows,
 )
 from procedures.services.booking import BookingRequest, appointment_book
 from tests.scheduling_fixtures import at
@@ -102,10 +102,10 @@ def test_the_slot_searchs_reads_are_built_once(clinic):
     speed; this says so instead."""
     monday = at(clinic["monday"], 0, 0)
     for build, values in [
-        (_instance_rows(slots._active_physicians), {}),
-        (_instance_rows(slots._active_rooms), {}),
-        (_instance_rows(slots._active_bays), {}),
-        (availability._all_hours, {}),
+        (instance_rows(slots._active_physicians), {}),
+        (instance_rows(slots._active_rooms), {}),
+        (instance_rows(slots._active_bays), {}),
+        (availability.all_hours, {}),
         (availability._exceptions_between, {"start": monday, "end": monday}),
         (slots._busy_rows, {"lower": monday, "upper": monday, "busy_at": monday, "ignore_id": None}),
         (slots._busy_rows, {"lower": monday, "upper": monday, "busy_at": monday, "ignore_id": 7}),

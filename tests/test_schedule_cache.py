@@ -219,12 +219,13 @@ def test_the_prebuilt_fingerprint_query_reads_the_asked_range(clinic):
     """The digest query is built once with stand-in bounds; each range gets its own rows digested."""
     from django.db import connection
 
-    from procedures.selectors.schedule import _digest_query, day_bounds, grid_sources, range_fingerprint
+    from procedures.selectors.intervals import digest_query
+    from procedures.selectors.schedule import day_bounds, grid_sources, range_fingerprint
 
     book(clinic)
     monday, tuesday = day_bounds(day=clinic["monday"]), day_bounds(day=clinic["monday"] + timedelta(days=1))
     for start, end in (monday, tuesday):
-        sql, params = _digest_query(grid_sources(start=start, end=end).all())
+        sql, params = digest_query(grid_sources(start=start, end=end).all())
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             fresh = hashlib.sha256("\n".join(str(d) for d in cursor.fetchone()).encode()).hexdigest()

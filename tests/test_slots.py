@@ -296,3 +296,33 @@ def test_free_starts_are_the_starts_free_says_are_free():
             start += step
         got = line.free_starts(first, last_end, step, length)
         assert got == expected, (busy, first, last_end, step, length)
+
+
+def test_a_catalogue_change_reaches_the_very_next_search(clinic):
+    """The search keeps the catalogue it read while a digest of it is unchanged; every way of changing it
+    (a save, a bulk update, a new template, a room added) shows in the next search."""
+    from procedures.models import PhysicianProfile, ProcedureRoom
+
+    assert {s.room for s in search(clinic, physician=None).slots} == {clinic["fluoro1"]}
+    ProcedureRoom.objects.filter(pk=clinic["fluoro1"].pk).update(active=False)  # no save(), no signal
+    assert {s.room for s in search(clinic, physician=None).slots} == {clinic["fluoro2"]}
+
+    WorkingHours.objects.filter(physician=clinic["patel"]).update(start_time=time(10))
+    patel_starts = [s.start for s in search(clinic, physician="patel").slots]
+    assert patel_starts[0] == at(clinic["monday"], 10)
+
+    PhysicianProfile.objects.filter(pk=clinic["lee"].pk).update(active=False)
+    assert {s.physician for s in search(clinic, physician=None).slots} == {clinic["patel"]}
+
+
+def test_a_change_rolled_back_leaves_no_trace_in_the_next_search(clinic):
+    from django.db import transaction
+
+    from procedures.models import ProcedureRoom
+
+    before = starts(search(clinic, physician=None))
+    with pytest.raises(RuntimeError), transaction.atomic():
+        ProcedureRoom.objects.update(active=False)
+        assert search(clinic, physician=None).slots == []  # seen inside the change
+        raise RuntimeError("undo")
+    assert starts(search(clinic, physician=None)) == before

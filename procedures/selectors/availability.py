@@ -14,7 +14,7 @@ Interval = tuple[datetime, datetime]
 WeeklyHours = dict[int, dict[int, list[tuple[time, time]]]]
 
 
-def _all_hours() -> QuerySet:
+def all_hours() -> QuerySet:
     return WorkingHours.objects.order_by("start_time").values_list(
         "physician_id", "weekday", "start_time", "end_time"
     )
@@ -26,14 +26,15 @@ def _exceptions_between(*, start: datetime, end: datetime) -> QuerySet:
     )
 
 
-def weekly_hours(*, physician_ids: list[int]) -> WeeklyHours:
-    """The physicians' weekly templates, read once so callers can lay them over any days they visit."""
+def weekly_hours(*, physician_ids: list[int] | None) -> WeeklyHours:
+    """The physicians' weekly templates (None: everyone's), read once so callers can lay them over any
+    days they visit."""
     template: WeeklyHours = defaultdict(lambda: defaultdict(list))
-    wanted = set(physician_ids)
+    wanted = None if physician_ids is None else set(physician_ids)
     # Every physician's template is a few rows: reading them all and keeping the wanted ones costs less
     # than a query with forty ids in it.
-    for physician_id, weekday, start_time, end_time in fetch_rows_of(_all_hours):
-        if physician_id in wanted:
+    for physician_id, weekday, start_time, end_time in fetch_rows_of(all_hours):
+        if wanted is None or physician_id in wanted:
             template[physician_id][weekday].append((start_time, end_time))
     return template
 

@@ -200,7 +200,9 @@ def _concrete_attnames(model: type[Model]) -> tuple[str, ...]:
 
 
 @cache
-def _instance_rows(build: Callable[..., QuerySet]) -> Callable[..., QuerySet]:
+def instance_rows(build: Callable[..., QuerySet]) -> Callable[..., QuerySet]:
+    """build, reading every concrete column as values (what fetch_instances reads, and a digest hashes)."""
+
     def rows(**values: Any) -> QuerySet:
         queryset = build(**values)
         return queryset.values_list(*_concrete_attnames(queryset.model))
@@ -213,4 +215,43 @@ def fetch_instances(model: type[M], build: Callable[..., QuerySet[M]], **values:
     without building the SQL each time."""
     names = _concrete_attnames(model)
     alias = router.db_for_read(model)
-    return [model.from_db(alias, names, row) for row in fetch_rows_of(_instance_rows(build), **values)]
+    return [model.from_db(alias, names, row) for row in fetch_rows_of(instance_rows(build), **values)]
+
+
+# --- digests: has anything a read returns changed? ------------------------------------------------------
+# Each source's rows reduced to a count and an order-free sum of 64-bit row hashes, by the database: the
+# rows never reach Python.
+_SOURCE_DIGEST = (
+    "SELECT count(*) || ':' || coalesce(sum(hashtextextended(t::text, 0)::numeric), 0) FROM ({}) t"
+)
+
+
+def digest_query(sources: list[QuerySet]) -> tuple[str, list]:
+    """One query giving each source's digest (PostgreSQL)."""
+    parts, params = [], []
+    for source in sources:
+        sql, source_params = source.order_by().query.sql_with_params()  # the digest ignores order
+        parts.append(f"({_SOURCE_DIGEST.format(sql)})")
+        params.extend(source_params)
+    return "SELECT " + ", ".join(parts), params
+
+
+@cache
+def _reads_digest_query(builds: tuple[Callable[[], QuerySet], ...]) -> tuple[str, str, list] | None:
+    sources = [build() for build in builds]
+    alias = sources[0].db
+    if connections[alias].vendor != "postgresql":
+        return None
+    return (alias, *digest_query(sources))
+
+
+def reads_digest(*builds: Callable[[], QuerySet]) -> str | None:
+    """A digest of every row the reads (functions of no values) return, in one query built once per
+    process: equal digests, equal rows. None off PostgreSQL."""
+    query = _reads_digest_query(builds)
+    if query is None:
+        return None
+    alias, sql, params = query
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, params)
+        return "|".join(str(part) for part in cursor.fetchone())

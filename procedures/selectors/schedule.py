@@ -25,7 +25,7 @@ from procedures.models import (
     WorkingHours,
 )
 from procedures.selectors.availability import working_windows
-from procedures.selectors.intervals import Timeline
+from procedures.selectors.intervals import Timeline, digest_query
 from procedures.services.appointments import appointment_allowed_next
 
 
@@ -333,23 +333,6 @@ def _exceptions_query(*, start: datetime, end: datetime) -> QuerySet[ScheduleExc
     return ScheduleException.objects.filter(starts_at__lt=end, ends_at__gt=start).order_by("starts_at", "pk")
 
 
-# Each source's rows reduced to a count and an order-free sum of 64-bit row hashes, by the database:
-# the week's 2,000 bookings never reach Python.
-_SOURCE_DIGEST = (
-    "SELECT count(*) || ':' || coalesce(sum(hashtextextended(t::text, 0)::numeric), 0) FROM ({}) t"
-)
-
-
-def _digest_query(sources: list[QuerySet]) -> tuple[str, list]:
-    """One query giving each source's digest (PostgreSQL)."""
-    parts, params = [], []
-    for source in sources:
-        sql, source_params = source.order_by().query.sql_with_params()  # the digest ignores order
-        parts.append(f"({_SOURCE_DIGEST.format(sql)})")
-        params.extend(source_params)
-    return "SELECT " + ", ".join(parts), params
-
-
 # Stand-ins for a range's bounds: the digest query of grid_sources is the same for every range but for
 # its parameters, so it is built once per process (building it was a tenth of a kept day's time).
 _FROM, _UNTIL = datetime(2000, 1, 1, tzinfo=UTC), datetime(2000, 1, 2, tzinfo=UTC)
@@ -357,7 +340,7 @@ _FROM, _UNTIL = datetime(2000, 1, 1, tzinfo=UTC), datetime(2000, 1, 2, tzinfo=UT
 
 @cache
 def _range_digest_query() -> tuple[str, list]:
-    return _digest_query(grid_sources(start=_FROM, end=_UNTIL).all())
+    return digest_query(grid_sources(start=_FROM, end=_UNTIL).all())
 
 
 def range_fingerprint(*, start: datetime, end: datetime) -> str:

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from operator import itemgetter
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -29,8 +30,21 @@ from procedures.models import (
     ProcedureType,
     RecoveryBay,
 )
-from procedures.selectors.availability import exception_intervals, weekly_hours, windows_on
-from procedures.selectors.intervals import Epoch, Timeline, fetch_instances, fetch_rows_of
+from procedures.selectors.availability import (
+    WeeklyHours,
+    all_hours,
+    exception_intervals,
+    weekly_hours,
+    windows_on,
+)
+from procedures.selectors.intervals import (
+    Epoch,
+    Timeline,
+    fetch_instances,
+    fetch_rows_of,
+    instance_rows,
+    reads_digest,
+)
 from procedures.selectors.readiness import patient_earliest_safe_start
 from procedures.selectors.schedule import day_bounds
 
@@ -68,6 +82,46 @@ def _active_rooms() -> QuerySet[ProcedureRoom]:
 
 def _active_bays() -> QuerySet[RecoveryBay]:
     return RecoveryBay.objects.filter(active=True)
+
+
+@dataclass(frozen=True)
+class _Catalogue:
+    physicians: list[PhysicianProfile]
+    rooms: list[ProcedureRoom]
+    bays: list[RecoveryBay]
+    hours: WeeklyHours
+
+
+# The catalogue this process last read, by database and digest. Its instances are shared by every search
+# in the process until the catalogue changes: read them, never change them.
+_kept_catalogue: dict[tuple[str, str], _Catalogue] = {}
+
+
+def _catalogue() -> _Catalogue:
+    """Active physicians, rooms and bays, and every weekly template: a few hundred rows that change a few
+    times a year, read again only when a digest of them (one query) differs from the kept one's."""
+    reads = (
+        instance_rows(_active_physicians),
+        instance_rows(_active_rooms),
+        instance_rows(_active_bays),
+        all_hours,
+    )
+    digest = reads_digest(*reads)
+    key = (connection.settings_dict["NAME"], digest or "")
+    kept = _kept_catalogue.get(key) if digest else None
+    if kept is None:
+        kept = _Catalogue(
+            physicians=fetch_instances(PhysicianProfile, _active_physicians),
+            rooms=fetch_instances(ProcedureRoom, _active_rooms),
+            bays=fetch_instances(RecoveryBay, _active_bays),
+            hours=weekly_hours(physician_ids=None),
+        )
+        # Read after the digest: a change landing between the two is in the rows, and the next digest
+        # (which will differ) reads again; never the other way round.
+        if digest:
+            _kept_catalogue.clear()
+            _kept_catalogue[key] = kept
+    return kept
 
 
 def _busy_rows(*, lower: datetime, upper: datetime, busy_at: datetime, ignore_id: int | None) -> QuerySet:
@@ -158,9 +212,10 @@ def slot_search(
     procedure = timedelta(minutes=procedure_type.procedure_minutes)
     monitoring = timedelta(minutes=procedure_type.monitoring_for(sedated=sedated))
 
-    physicians = [physician] if physician else fetch_instances(PhysicianProfile, _active_physicians)
-    rooms = [r for r in fetch_instances(ProcedureRoom, _active_rooms) if r.fits(procedure_type.imaging)]
-    bays = fetch_instances(RecoveryBay, _active_bays)
+    catalogue = _catalogue()
+    physicians = [physician] if physician else catalogue.physicians
+    rooms = [r for r in catalogue.rooms if r.fits(procedure_type.imaging)]
+    bays = catalogue.bays
     earliest_safe, earliest_reason = (None, "")
     if patient is not None:
         earliest_safe, earliest_reason = patient_earliest_safe_start(
@@ -180,7 +235,7 @@ def slot_search(
     physician_ids = [p.pk for p in physicians]
     by_id = {p.pk: p for p in physicians}
     patient_id = patient.pk if patient is not None else None
-    hours = weekly_hours(physician_ids=physician_ids)
+    hours = catalogue.hours
 
     # Appointments that could touch a chunk of days: those starting up to a day before it (no appointment
     # lasts a day) and still busy when it begins, and those starting before its last candidate's time ends
