@@ -180,9 +180,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(env_int("SPINEDESK_HEARTBEAT_SECONDS", 30)),
     },
     "clear-expired-sessions": {"task": "procedures.tasks.sessions_clear_expired", "schedule": 3600.0},
-    # Sends due reminders and check-ins, and marks unanswered check-ins missed (services/messaging.py).
+    # Sends due reminders and check-ins (services/messaging.py).
     "messages-sweep": {
         "task": "procedures.tasks.messages_sweep",
+        "schedule": float(env_int("REMINDER_SWEEP_SECONDS", 60)),
+    },
+    # Marks check-ins unanswered too long missed and puts them on the call list (services/checkins.py).
+    "followups-sweep": {
+        "task": "procedures.tasks.followups_sweep",
         "schedule": float(env_int("REMINDER_SWEEP_SECONDS", 60)),
     },
     # Keeps the outcomes dashboard's and the RFA board's rollups current (services/rollups.py).

@@ -17,10 +17,20 @@ def sessions_clear_expired() -> int:
 
 @shared_task(name="procedures.tasks.messages_sweep")
 def messages_sweep() -> int:
-    """Beat, every REMINDER_SWEEP_SECONDS: enqueue due messages, mark missed check-ins."""
+    """Beat, every REMINDER_SWEEP_SECONDS: enqueue due messages."""
     from procedures.services import messaging
 
     return messaging.messages_enqueue_due()
+
+
+@shared_task(name="procedures.tasks.followups_sweep")
+def followups_sweep() -> int:
+    """Beat, every REMINDER_SWEEP_SECONDS: check-ins unanswered too long go to the call list."""
+    from django.utils import timezone
+
+    from procedures.services.checkins import followups_mark_missed
+
+    return followups_mark_missed(now=timezone.now())
 
 
 @shared_task(bind=True, name="procedures.tasks.messages_send", max_retries=None)

@@ -360,3 +360,17 @@ def test_a_post_block_diary_point_answered_from_home_is_the_diary(nurse, physici
     appointment.refresh_from_db()
     assert appointment.block_peak_relief_percent == 90
     assert PainScore.objects.filter(appointment=appointment, source=PainSource.DIARY).count() == 1
+
+
+def test_the_beat_marks_missed_check_ins_in_their_own_sweep(discharged):
+    """Not inside the message sweep: a backlog of missed check-ins must not hold up reminders."""
+    from django.conf import settings
+
+    from procedures import tasks
+
+    assert settings.CELERY_BEAT_SCHEDULE["followups-sweep"]["task"] == tasks.followups_sweep.name
+    day1 = discharged.followups.get(label="Day 1")
+    with time_machine.travel(day1.due_at + timedelta(days=5), tick=False):
+        assert tasks.followups_sweep() == 1
+        assert tasks.followups_sweep() == 0
+    assert CallListItem.objects.filter(reason=CallReason.MISSED_CHECK_IN, followup=day1).count() == 1

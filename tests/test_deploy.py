@@ -363,3 +363,12 @@ def test_the_web_worker_freezes_what_it_loaded_at_start():
     assert done.returncode == 0, done.stderr
     threshold, frozen = (int(n) for n in done.stdout.split()[-2:])
     assert threshold == 10_000 and frozen > 50_000
+
+
+def test_each_celery_worker_process_settles_its_collector_too():
+    from celery.signals import worker_process_init
+
+    import clinic.celery
+
+    receivers = [ref() for _, ref in worker_process_init.receivers]
+    assert clinic.celery._settle_collector in receivers
