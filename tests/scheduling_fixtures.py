@@ -6,7 +6,8 @@ from datetime import date, datetime, time, timedelta
 import pytest
 from django.utils import timezone
 
-from procedures.models import WorkingHours
+from procedures.models import Appointment, WorkingHours
+from procedures.services.booking import BookingRequest, appointment_book
 from tests.factories import (
     PatientFactory,
     PhysicianFactory,
@@ -52,3 +53,17 @@ def clinic(db, cast):
         "monday": next_monday(),
         "patients": [PatientFactory(last_name=f"Patient{i}") for i in range(6)],
     }
+
+
+def book(clinic, *, patient=0, physician="lee", hh=9, mm=0, actor=None, **kwargs) -> Appointment:
+    """Book the clinic's TFESI on its Monday at hh:mm through the booking service."""
+    return appointment_book(
+        request=BookingRequest(
+            patient=clinic["patients"][patient],
+            procedure_type=clinic["tfesi"],
+            physician=clinic[physician],
+            start=at(clinic["monday"], hh, mm),
+            **kwargs,
+        ),
+        actor=actor,
+    )

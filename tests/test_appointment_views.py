@@ -10,26 +10,12 @@ from django.utils import timezone
 
 from procedures.models import Appointment, AppointmentStatus
 from procedures.selectors.readiness import _RULES, readiness_rule_register
-from procedures.services.booking import BookingRequest, appointment_book
 from tests.factories import AppointmentFactory
-from tests.scheduling_fixtures import at
+from tests.scheduling_fixtures import at, book
 
 pytestmark = pytest.mark.django_db
 
 NEW = "/appointments/new/"
-
-
-def book(clinic, *, patient=0, physician="lee", hh=9, mm=0, actor=None, **kwargs):
-    return appointment_book(
-        request=BookingRequest(
-            patient=clinic["patients"][patient],
-            procedure_type=clinic["tfesi"],
-            physician=clinic[physician],
-            start=at(clinic["monday"], hh, mm),
-            **kwargs,
-        ),
-        actor=actor,
-    )
 
 
 def booking_post(clinic, **changes) -> dict:

@@ -26,21 +26,9 @@ from procedures.services.calendar import (
     physician_feed_token_rotate,
 )
 from tests.factories import AppointmentFactory, PatientFactory, PhysicianFactory
-from tests.scheduling_fixtures import at
+from tests.scheduling_fixtures import at, book
 
 pytestmark = pytest.mark.django_db
-
-
-def book(clinic, *, patient=0, physician="lee", hh=9, mm=0):
-    return appointment_book(
-        request=BookingRequest(
-            patient=clinic["patients"][patient],
-            procedure_type=clinic["tfesi"],
-            physician=clinic[physician],
-            start=at(clinic["monday"], hh, mm),
-        ),
-        actor=None,
-    )
 
 
 def only_event(ics: bytes):

@@ -17,22 +17,9 @@ from procedures.selectors.intervals import (
     fetch_rows_of,
     instance_rows,
 )
-from procedures.services.booking import BookingRequest, appointment_book
-from tests.scheduling_fixtures import at
+from tests.scheduling_fixtures import at, book
 
 pytestmark = pytest.mark.django_db
-
-
-def _book(clinic, hour, minute=0, *, physician="lee", patient=0):
-    return appointment_book(
-        request=BookingRequest(
-            patient=clinic["patients"][patient],
-            procedure_type=clinic["tfesi"],
-            physician=clinic[physician],
-            start=at(clinic["monday"], hour, minute),
-        ),
-        actor=None,
-    )
 
 
 def _rows_through_orm(build, **values) -> list[tuple]:
@@ -40,8 +27,8 @@ def _rows_through_orm(build, **values) -> list[tuple]:
 
 
 def test_the_busy_rows_are_the_orms_rows_for_any_values(clinic):
-    first = _book(clinic, 9)
-    _book(clinic, 11, physician="patel", patient=1)
+    first = book(clinic, hh=9)
+    book(clinic, hh=11, physician="patel", patient=1)
     monday = at(clinic["monday"], 0, 0)
     for lower, upper, busy_at, ignore_id in [
         (monday, monday + timedelta(days=1), monday, None),
@@ -124,7 +111,7 @@ def _physicians_named(*, text) -> QuerySet:
 
 
 def test_a_read_whose_values_cannot_be_placed_goes_through_the_orm(clinic):
-    booked = _book(clinic, 9)
+    booked = book(clinic, hh=9)
     assert fetch_rows_of(_appointments_on, day=clinic["monday"]) == [(booked.pk,)]
     assert fetch_rows_of(_physicians_named, text=clinic["lee"].display_name[-3:]) == [(clinic["lee"].pk,)]
     if connection.vendor == "postgresql":

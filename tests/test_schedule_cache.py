@@ -16,29 +16,15 @@ from django.utils import timezone
 from procedures.models import Appointment, AppointmentStatus, ScheduleException
 from procedures.services.appointments import appointment_transition
 from procedures.services.booking import (
-    BookingRequest,
-    appointment_book,
     appointment_cancel,
     appointment_reschedule,
 )
 from procedures.services.dayof import appointment_check_in
 from procedures.services.patients import patient_update
 from procedures.views.schedule import _kept_grid
-from tests.scheduling_fixtures import at
+from tests.scheduling_fixtures import at, book
 
 pytestmark = pytest.mark.django_db
-
-
-def book(clinic, *, patient=0, hh=9, mm=0):
-    return appointment_book(
-        request=BookingRequest(
-            patient=clinic["patients"][patient],
-            procedure_type=clinic["tfesi"],
-            physician=clinic["lee"],
-            start=at(clinic["monday"], hh, mm),
-        ),
-        actor=None,
-    )
 
 
 def day_page(client, clinic, **params) -> str:
