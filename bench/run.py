@@ -13,7 +13,8 @@ on the same machine, in the same run (other work on the machine slows both alike
    book different free starts (bookings/s), then all race for the same starts (one 201 each, the rest 409);
    the floor is the same clients posting to a view that only locks the physician's row and writes once.
 4. The reminder sweep through a real Celery worker on Redis with the file email backend: messages/s
-   against the same worker's rate of no-op tasks.
+   against the same worker's rate of no-op tasks, in BENCH_SWEEP_ROUNDS rounds (default 3) of BENCH_MESSAGES
+   day-before emails (default 2,000), with no-op tasks run before, between and after the rounds.
 5. A web worker's memory over BENCH_MEMORY_REQUESTS requests (default 10,000) of the page mix.
 
 The table is printed and written to var/bench/results.md (and results.json). BENCH_ONLY=load,booking,sweep,
@@ -79,6 +80,8 @@ class Config:
     booking_per_client: int = field(default_factory=lambda: _env_int("BENCH_BOOKINGS_PER_CLIENT", 8))
     race_days: int = 2
     messages: int = field(default_factory=lambda: _env_int("BENCH_MESSAGES", 2000))
+    # The sweep's rounds of `messages` each, every one framed by no-op tasks (sweep_phase).
+    sweep_rounds: int = field(default_factory=lambda: _env_int("BENCH_SWEEP_ROUNDS", 3))
     memory_requests: int = field(default_factory=lambda: _env_int("BENCH_MEMORY_REQUESTS", 10_000))
     # A page whose one request takes longer than this is reported with that time, not load-tested: its
     # requests would hold every worker for minutes and stall the figures after it.
@@ -536,6 +539,7 @@ class SweepResult:
     noop_seconds: float
     outcomes: dict[str, int]
     backlog: int
+    rounds: int = 1
 
     @property
     def rate(self) -> float:
@@ -618,15 +622,66 @@ def _sweep_until(app, redis_client, done, *, timeout: float) -> None:
             raise RuntimeError("the sweep did not finish in time; see var/bench/worker.log")
 
 
-def sweep_phase(cfg: Config) -> SweepResult | str:
-    import redis
-    from django.db.models import Count, Q
+def _noop_run(app, redis_client, worker: "Worker", tasks: int) -> tuple[int, float]:
+    """The floor: `tasks` no-op tasks through the worker, queued first while it does not consume, then
+    consumed; returns the tasks and the seconds they took."""
+    from bench.worker import noop
+
+    app.control.cancel_consumer("celery", destination=[worker.name], reply=True)
+    for _ in range(tasks):
+        noop.apply_async()
+    started = time.perf_counter()
+    app.control.add_consumer("celery", destination=[worker.name], reply=True)
+    while not _queue_empty(redis_client):
+        time.sleep(0.02)
+    return tasks, time.perf_counter() - started
+
+
+def _sweep_round(app, redis_client, appointments: list[tuple[int, int]]) -> tuple[int, int, float, dict]:
+    """One timed round: a day-before email per appointment, due now, sent by the beat's sweep through the
+    worker. Returns the messages, how many the worker finished, the seconds and their outcomes; the round's
+    rows are removed after, so the next round sends the same reminders again."""
+    from django.db.models import Count
     from django.utils import timezone
 
-    from procedures.models import Appointment, Message, MessageKind, MessageStatus
+    from procedures.models import Message, MessageKind, MessageStatus
+
+    now = timezone.now()
+    created = Message.objects.bulk_create(
+        Message(
+            appointment_id=pk,
+            patient_id=patient_id,
+            kind=MessageKind.DAY_BEFORE,
+            plan_key=BENCH_PLAN_KEY,
+            due_at=now - timedelta(minutes=1),
+        )
+        for pk, patient_id in appointments
+    )
+    ids = [m.pk for m in created]
+    ours = Message.objects.filter(pk__gte=min(ids), pk__lte=max(ids))
+
+    def ours_done() -> bool:
+        return not ours.filter(status__in=[MessageStatus.PLANNED, MessageStatus.SENDING]).exists()
+
+    started_at = timezone.now()
+    started = time.perf_counter()
+    _sweep_until(app, redis_client, ours_done, timeout=1800)
+    seconds = time.perf_counter() - started
+    processed = Message.objects.filter(updated_at__gte=started_at, created_at__lt=started_at).count()
+    outcomes = dict(ours.values_list("status").annotate(n=Count("pk")).order_by())
+    ours.delete()
+    return len(ids), processed, seconds, outcomes
+
+
+def sweep_phase(cfg: Config) -> SweepResult | str:
+    import redis
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from procedures.models import Appointment, Message, MessageStatus
 
     try:
-        from bench.worker import app, noop
+        from bench.worker import app
         from procedures.tasks import messages_sweep  # noqa: F401  (the task the beat sends)
     except ImportError as exc:
         return f"not measured: {exc}"
@@ -652,7 +707,9 @@ def sweep_phase(cfg: Config) -> SweepResult | str:
             say(f"  sending {backlog:,} messages that fell due since the data set was built (untimed)…")
             _sweep_until(app, redis_client, nothing_due, timeout=3600)
 
-        # Day-before reminders for upcoming appointments of patients who take email: due now, one each.
+        # Rounds of day-before reminders for upcoming appointments of patients who take email (due now, one
+        # each), each between two runs of no-op tasks through the same worker: the machine's speed drifts
+        # from minute to minute, and a floor taken on one side only would lean the ratio with the drift.
         now = timezone.now()
         appointments = list(
             Appointment.objects.filter(
@@ -664,42 +721,27 @@ def sweep_phase(cfg: Config) -> SweepResult | str:
             .order_by("start")
             .values_list("pk", "patient_id")[: cfg.messages]
         )
-        created = Message.objects.bulk_create(
-            Message(
-                appointment_id=pk,
-                patient_id=patient_id,
-                kind=MessageKind.DAY_BEFORE,
-                plan_key=BENCH_PLAN_KEY,
-                due_at=now - timedelta(minutes=1),
+        # Half a round's worth of no-op tasks before the first round and after the last, a whole round's
+        # worth between two rounds: as many no-op tasks in all as messages, each round framed by its floor.
+        half = max(len(appointments) // 2, 1)
+        noop_tasks, noop_seconds = _noop_run(app, redis_client, worker, half)
+        messages = processed = 0
+        seconds = 0.0
+        outcomes: dict[str, int] = {}
+        for round_number in range(1, cfg.sweep_rounds + 1):
+            sent, finished, spent, statuses = _sweep_round(app, redis_client, appointments)
+            messages, processed, seconds = messages + sent, processed + finished, seconds + spent
+            for status, n in statuses.items():
+                outcomes[status] = outcomes.get(status, 0) + n
+            tasks, spent = _noop_run(
+                app, redis_client, worker, half if round_number == cfg.sweep_rounds else 2 * half
             )
-            for pk, patient_id in appointments
-        )
-        ids = [m.pk for m in created]
-        ours = Message.objects.filter(pk__gte=min(ids), pk__lte=max(ids))
-
-        def ours_done() -> bool:
-            return not ours.filter(status__in=[MessageStatus.PLANNED, MessageStatus.SENDING]).exists()
-
-        started_at = timezone.now()
-        started = time.perf_counter()
-        _sweep_until(app, redis_client, ours_done, timeout=1800)
-        seconds = time.perf_counter() - started
-        processed = Message.objects.filter(updated_at__gte=started_at, created_at__lt=started_at).count()
-        outcomes = dict(ours.values_list("status").annotate(n=Count("pk")).order_by())
-
-        # The floor: as many no-op tasks through the same worker, queued first, then consumed.
-        app.control.cancel_consumer("celery", destination=[worker.name], reply=True)
-        for _ in range(processed):
-            noop.apply_async()
-        started = time.perf_counter()
-        app.control.add_consumer("celery", destination=[worker.name], reply=True)
-        while not _queue_empty(redis_client):
-            time.sleep(0.02)
-        noop_seconds = time.perf_counter() - started
-        ours.delete()
+            noop_tasks, noop_seconds = noop_tasks + tasks, noop_seconds + spent
     finally:
         worker.stop()
-    return SweepResult(len(ids), processed, seconds, processed, noop_seconds, outcomes, backlog)
+    return SweepResult(
+        messages, processed, seconds, noop_tasks, noop_seconds, outcomes, backlog, cfg.sweep_rounds
+    )
 
 
 # --- phase 5: a web worker's memory ---------------------------------------------------------------------
@@ -902,10 +944,10 @@ def report(cfg: Config, context: dict, rows, booking, sweep, memory, queries) ->
         lines += [
             "| Reminder sweep (Celery worker, 2 processes, Redis, file email) | value |",
             "|---|---|",
-            f"| messages due (day-before emails){' + backlog sent first: ' + format(s.backlog, ',') if s.backlog else ''} "
+            f"| messages due (day-before emails, {s.rounds} rounds){' + backlog sent first: ' + format(s.backlog, ',') if s.backlog else ''} "
             f"| {s.messages:,} ({', '.join(f'{k} {v}' for k, v in sorted(s.outcomes.items()))}) |",
             f"| messages/s | {s.rate:.1f} ({s.processed:,} in {s.seconds:.1f} s) |",
-            f"| floor: no-op tasks/s through the same worker | {s.noop_rate:.1f} |",
+            f"| floor: no-op tasks/s through the same worker, before, between and after the rounds | {s.noop_rate:.1f} ({s.noop_tasks:,} in {s.noop_seconds:.1f} s) |",
             f"| messages/s ÷ no-op tasks/s | {s.rate / s.noop_rate:.2f} |",
             "",
         ]
