@@ -111,3 +111,24 @@ def test_inputs_and_selects_are_drawn_without_a_template():
     drawn.is_valid(), expected.is_valid()
     names = [name for name in Everything.base_fields if name != "numbers"]  # int labels: the templates'
     assert [str(drawn[name]) for name in names] == [str(expected[name]) for name in names]
+
+
+@pytest.mark.django_db
+def test_the_dashboard_filters_draw_their_lists_as_the_templates_do_in_one_plain_read_each(clinic):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from procedures.forms.outcomes import OutcomesFilterForm
+
+    physician = clinic["lee"]
+    for data in ({}, {"physician": str(physician.pk), "region": "lumbar"}, {"physician": "nobody"}):
+        expected = OutcomesFilterForm(data, renderer=DJANGO)
+        expected.is_valid()
+        drawn = OutcomesFilterForm(data)
+        drawn.is_valid()
+        with CaptureQueriesContext(connection) as queries:
+            fields = _fields(drawn)
+        assert fields == _fields(expected)
+        assert f'<option value="{physician.pk}"' in str(drawn["physician"])
+        # The physicians and the procedure types: one SELECT each, no server-side cursor to declare.
+        assert [q["sql"].split()[0] for q in queries.captured_queries] == ["SELECT", "SELECT"]

@@ -89,8 +89,23 @@ class ClinicDateTimeField(forms.DateTimeField):
             raise ValidationError(NOT_A_START.format(value=str(value).strip()), code="invalid") from exc
 
 
+class _ListedChoices(forms.models.ModelChoiceIterator):
+    """The choices in one plain read: Django's iterator() opens a server-side cursor for them (DECLARE,
+    FETCH, CLOSE: three round trips) to stream what is a few dozen physicians, rooms or procedures."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in self.queryset.all():
+            yield self.choice(obj)
+
+
+class ListedModelChoiceField(forms.ModelChoiceField):
+    iterator = _ListedChoices
+
+
 def model_choice(*, queryset, thing: str, **kwargs) -> forms.ModelChoiceField:
-    return forms.ModelChoiceField(
+    return ListedModelChoiceField(
         queryset=queryset,
         error_messages={
             "invalid_choice": NO_SUCH_CHOICE.format(thing=thing),

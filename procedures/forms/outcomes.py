@@ -9,7 +9,13 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from procedures.forms.booking import NO_SUCH_CHOICE, RANGE_BACKWARDS, ClinicDateField, ClinicDateTimeField
+from procedures.forms.booking import (
+    NO_SUCH_CHOICE,
+    RANGE_BACKWARDS,
+    ClinicDateField,
+    ClinicDateTimeField,
+    ListedModelChoiceField,
+)
 from procedures.forms.widgets import python_widget_renderer
 from procedures.models import (
     INSTRUMENT_RANGES,
@@ -180,7 +186,10 @@ class InstrumentScoreForm(forms.Form):
 class OutcomesFilterForm(forms.Form):
     """The dashboard's filters, from the address bar (the page, its CSV link). Every one is optional."""
 
-    procedure_type = forms.ModelChoiceField(
+    # Two selects of the whole catalogue and the physicians, drawn on every dashboard view: in Python.
+    default_renderer = python_widget_renderer
+
+    procedure_type = ListedModelChoiceField(
         label="Procedure type",
         queryset=ProcedureType.objects.order_by("name"),
         required=False,
@@ -195,7 +204,7 @@ class OutcomesFilterForm(forms.Form):
         error_messages={"invalid_choice": "“%(value)s” is not a spinal region: choose one from the list."},
         widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
     )
-    physician = forms.ModelChoiceField(
+    physician = ListedModelChoiceField(
         label="Physician",
         queryset=PhysicianProfile.objects.order_by("display_name"),
         required=False,
