@@ -15,6 +15,7 @@ from procedures.models import (
     WaitlistEntry,
     WaitlistOffer,
 )
+from procedures.selectors.intervals import fetch_instances
 
 
 def _require(user: AbstractBaseUser, perm: str) -> None:
@@ -22,12 +23,19 @@ def _require(user: AbstractBaseUser, perm: str) -> None:
         raise PermissionDenied
 
 
+def _patient_by_id(*, patient_id: int):
+    return Patient.objects.filter(pk=patient_id)
+
+
 def patient_get_for_user(*, user: AbstractBaseUser, patient_id: int, audit: bool = True) -> Patient:
     _require(user, "procedures.view_patient")
     try:
-        patient = Patient.objects.get(pk=patient_id)
-    except Patient.DoesNotExist as exc:
+        found = fetch_instances(Patient, _patient_by_id, patient_id=int(patient_id))
+    except (TypeError, ValueError) as exc:  # an id from an address that is not a number
         raise Http404("No patient with that id.") from exc
+    if not found:
+        raise Http404("No patient with that id.")
+    patient = found[0]
     if audit:
         accessed.send(sender=Patient, instance=patient)
     return patient

@@ -12,6 +12,7 @@ from procedures.models import Appointment, PhysicianProfile, ProcedureRoom, Sche
 from procedures.selectors import availability, slots
 from procedures.selectors.intervals import (
     _compiled,
+    _compiled_instances,
     _shape,
     fetch_instances,
     fetch_rows_of,
@@ -92,6 +93,11 @@ def test_the_slot_searchs_reads_are_built_once(clinic):
         (instance_rows(slots._active_physicians), {}),
         (instance_rows(slots._active_rooms), {}),
         (instance_rows(slots._active_bays), {}),
+    ]:
+        assert _compiled(build, _shape(values)) is not None, build
+    for build in (slots._active_physicians, slots._active_rooms, slots._active_bays):
+        assert _compiled_instances(build, _shape({})) is not None, build
+    for build, values in [
         (availability.all_hours, {}),
         (availability._exceptions_between, {"start": monday, "end": monday}),
         (slots._busy_rows, {"lower": monday, "upper": monday, "busy_at": monday, "ignore_id": None}),
@@ -117,3 +123,88 @@ def test_a_read_whose_values_cannot_be_placed_goes_through_the_orm(clinic):
     if connection.vendor == "postgresql":
         assert _compiled(_appointments_on, _shape({"day": clinic["monday"]})) is not None
         assert _compiled(_physicians_named, _shape({"text": "x"})) is None
+
+
+def _fields(instance) -> dict:
+    return {k: v for k, v in instance.__dict__.items() if k != "_state"}
+
+
+def _same_instances(got: list, expected: list, related: tuple[str, ...] = ()) -> None:
+    assert [o.pk for o in got] == [o.pk for o in expected]
+    for mine, theirs in zip(got, expected, strict=True):
+        assert type(mine) is type(theirs)
+        assert _fields(mine) == _fields(theirs)
+        assert mine.get_deferred_fields() == theirs.get_deferred_fields()
+        assert not mine._state.adding and mine._state.db == theirs._state.db
+        for name in related:  # loaded with the row (select_related), or None for an empty nullable key
+            assert name in mine._state.fields_cache
+            mine_related, theirs_related = getattr(mine, name), getattr(theirs, name)
+            assert (mine_related is None) == (theirs_related is None)
+            if mine_related is not None:
+                assert _fields(mine_related) == _fields(theirs_related)
+
+
+def test_the_patient_pages_reads_give_the_orms_instances_with_their_related_rows(clinic, frontdesk, nurse):
+    """The patient page reads the patient, the appointments (select_related and only()) and the medication
+    list (select_related, one nullable key empty and one set) as the ORM would: same instances, same
+    deferred fields, same related objects, and no further query when the page touches them."""
+    from django.test.utils import CaptureQueriesContext
+
+    from procedures.access import _patient_by_id, patient_get_for_user
+    from procedures.models import Medication, PatientMedication
+    from procedures.selectors.safety import _patient_medications, patient_medication_list
+    from procedures.selectors.schedule import _patient_appointments, appointment_list_for_patient
+
+    patient = clinic["patients"][0]
+    book(clinic, hh=9)
+    book(clinic, hh=11, physician="patel")
+    PatientMedication.objects.create(
+        patient=patient, medication=Medication.objects.get(generic_name="warfarin"), added_by=frontdesk
+    )
+    stopped = PatientMedication.objects.create(
+        patient=patient, medication=Medication.objects.get(generic_name="apixaban"), added_by=frontdesk
+    )
+    PatientMedication.objects.filter(pk=stopped.pk).update(
+        stopped_at=at(clinic["monday"], 8), stopped_by=nurse
+    )
+
+    _same_instances(
+        [patient_get_for_user(user=frontdesk, patient_id=patient.pk)],
+        list(_patient_by_id(patient_id=patient.pk)),
+    )
+    appointments = appointment_list_for_patient(patient_id=patient.pk)
+    assert len(appointments) == 2 and appointments[0].get_deferred_fields()
+    _same_instances(
+        appointments, list(_patient_appointments(patient_id=patient.pk)), ("procedure_type", "physician")
+    )
+    medications = patient_medication_list(patient_id=patient.pk)
+    _same_instances(
+        medications,
+        list(_patient_medications(patient_id=patient.pk)),
+        ("medication", "added_by", "stopped_by"),
+    )
+    assert [m.medication.generic_name for m in medications] == ["apixaban", "warfarin"]
+    with CaptureQueriesContext(connection) as queries:
+        [(a.procedure_type.name, a.physician.display_name, a.status) for a in appointments]
+        [(m.medication.generic_name, m.added_by.username, m.stopped_by) for m in medications]
+    assert not queries.captured_queries
+    if connection.vendor == "postgresql":
+        for build in (_patient_by_id, _patient_appointments, _patient_medications):
+            assert _compiled_instances(build, _shape({"patient_id": patient.pk})) is not None, build
+
+
+def test_an_instance_read_django_would_do_more_for_goes_through_the_orm(clinic, frontdesk):
+    from django.http import Http404
+
+    from procedures.access import patient_get_for_user
+
+    def prefetching(*, patient_id: int) -> QuerySet:
+        return Appointment.objects.filter(patient_id=patient_id).prefetch_related("messages")
+
+    booked = book(clinic, hh=9)
+    got = fetch_instances(Appointment, prefetching, patient_id=booked.patient_id)
+    assert [a.pk for a in got] == [booked.pk] and "messages" in got[0]._prefetched_objects_cache
+    assert _compiled_instances(prefetching, _shape({"patient_id": 1})) is None
+    for missing in (0, "not-a-number"):
+        with pytest.raises(Http404):
+            patient_get_for_user(user=frontdesk, patient_id=missing)

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 
 from procedures.forms.widgets import python_widget_renderer
 from procedures.models import ClearanceStatus, DoseIntent, DrugClass, Indication, Medication
+from procedures.selectors.intervals import fetch_rows_of
 
 NO_SUCH_MEDICATION = "No medication with id “%(value)s”: choose one from the list."
 CHOOSE_MEDICATION = "Choose the medication to add."
@@ -48,6 +49,10 @@ class _CatalogueEntry(NamedTuple):
     drug_class: str
     asks_indication: bool
     asks_dose_intent: bool
+
+
+def _active_catalogue():
+    return Medication.objects.filter(active=True).values_list(*_CatalogueEntry._fields)
 
 
 def _medication_choices(medications: list[_CatalogueEntry]) -> list:
@@ -91,10 +96,7 @@ class MedicationAddForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # The select needs these columns of the catalogue; a posted choice is loaded whole when cleaned.
-        catalogue = [
-            _CatalogueEntry(*row)
-            for row in Medication.objects.filter(active=True).values_list(*_CatalogueEntry._fields)
-        ]
+        catalogue = [_CatalogueEntry(*row) for row in fetch_rows_of(_active_catalogue)]
         field = self.fields["medication"]
         field.widget = MedicationSelect(
             asks={str(m.pk): (m.asks_indication, m.asks_dose_intent) for m in catalogue},

@@ -4,10 +4,11 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
-from django.db import connections, router
+from django.db import connections
 from django.db.models import FloatField, Func, Model, QuerySet
+from django.db.models.query import ModelIterable, get_related_populators
 
 M = TypeVar("M", bound=Model)
 
@@ -128,17 +129,25 @@ def _changed_stand_in(param: Any) -> bool:
     return isinstance(param, str) and _STAND_IN_TEXT in param
 
 
-@cache
-def _compiled(build: Callable[..., QuerySet], shape: tuple) -> tuple[str, str, list] | None:
-    """The database build reads from, build's SQL, and its parameters with (True, name) where a value goes
-    and (False, constant) elsewhere; None off PostgreSQL, or when that cannot be told for sure (the caller
-    then goes through the ORM)."""
+def _stand_ins(shape: tuple) -> dict[str, Any] | None:
+    """A stand-in for each value that is not None; None when a value's type has none."""
     stand_ins = {}
     for n, (name, example) in enumerate(shape):
         if example is not None:
             stand_ins[name] = _stand_in(example, n)
             if stand_ins[name] is None:
                 return None
+    return stand_ins
+
+
+@cache
+def _compiled(build: Callable[..., QuerySet], shape: tuple) -> tuple[str, str, list] | None:
+    """The database build reads from, build's SQL, and its parameters with (True, name) where a value goes
+    and (False, constant) elsewhere; None off PostgreSQL, or when that cannot be told for sure (the caller
+    then goes through the ORM)."""
+    stand_ins = _stand_ins(shape)
+    if stand_ins is None:
+        return None
     queryset = build(**{name: stand_ins.get(name) for name, _ in shape})
     alias = queryset.db  # the router's choice depends on the model and the settings, not on the values
     if connections[alias].vendor != "postgresql":
@@ -201,7 +210,7 @@ def _concrete_attnames(model: type[Model]) -> tuple[str, ...]:
 
 @cache
 def instance_rows(build: Callable[..., QuerySet]) -> Callable[..., QuerySet]:
-    """build, reading every concrete column as values (what fetch_instances reads, and a digest hashes)."""
+    """build, reading every concrete column as values (what a digest hashes)."""
 
     def rows(**values: Any) -> QuerySet:
         queryset = build(**values)
@@ -210,12 +219,65 @@ def instance_rows(build: Callable[..., QuerySet]) -> Callable[..., QuerySet]:
     return rows
 
 
+class _InstanceRead(NamedTuple):
+    alias: str
+    sql: str
+    template: list
+    model: type[Model]
+    # Where the model's own columns lie in a row, their attribute names (fewer under only()), and Django's
+    # populators for the select_related() objects, all as its ModelIterable works them out per query.
+    own: slice
+    names: list[str]
+    related: list
+
+
+@cache
+def _compiled_instances(build: Callable[..., QuerySet], shape: tuple) -> _InstanceRead | None:
+    """build's model read, compiled once: None where Django's iterable would do more than make the
+    instances and their select_related() objects (prefetches, annotations, extra columns, values())."""
+    compiled = _compiled(build, shape)
+    if compiled is None:
+        return None
+    alias, sql, template = compiled
+    stand_ins = _stand_ins(shape) or {}
+    queryset = build(**{name: stand_ins.get(name) for name, _ in shape})
+    query = queryset.query
+    if (
+        queryset._iterable_class is not ModelIterable
+        or queryset._prefetch_related_lookups
+        or queryset._known_related_objects
+        or query.annotation_select
+        or query.extra_select
+    ):
+        return None
+    compiler = query.get_compiler(using=alias)
+    if compiler.as_sql()[0] != sql:  # the columns below must be the ones the kept SQL reads
+        return None
+    klass_info, select = compiler.klass_info, compiler.select
+    fields = klass_info["select_fields"]
+    own = slice(fields[0], fields[-1] + 1)
+    names = [column[0].target.attname for column in select[own]]
+    related = get_related_populators(klass_info, select, alias)
+    return _InstanceRead(alias, sql, template, klass_info["model"], own, names, related)
+
+
 def fetch_instances(model: type[M], build: Callable[..., QuerySet[M]], **values: Any) -> list[M]:
-    """The model instances build(**values) gives, read as fetch_rows_of reads: the ORM's own instances,
-    without building the SQL each time."""
-    names = _concrete_attnames(model)
-    alias = router.db_for_read(model)
-    return [model.from_db(alias, names, row) for row in fetch_rows_of(instance_rows(build), **values)]
+    """The model instances build(**values) gives, with their select_related() objects and only() fields,
+    read as fetch_rows_of reads: the ORM's own instances, without building the SQL each time. Anything
+    more (prefetches, annotations) goes through the ORM."""
+    read = _compiled_instances(build, _shape(values))
+    if read is None or read.model is not model:
+        return list(build(**values))
+    with connections[read.alias].cursor() as cursor:
+        cursor.execute(read.sql, [values[p] if named else p for named, p in read.template])
+        rows = cursor.fetchall()
+    found = []
+    for row in rows:
+        instance = model.from_db(read.alias, read.names, row[read.own])
+        for populator in read.related:
+            populator.populate(row, instance)
+        found.append(instance)
+    return found
 
 
 # --- digests: has anything a read returns changed? ------------------------------------------------------

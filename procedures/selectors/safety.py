@@ -18,6 +18,7 @@ from procedures.models import (
     SafetyOverride,
     SafetySettings,
 )
+from procedures.selectors.intervals import fetch_instances
 
 RISK_ORDER = [BleedingRisk.LOW, BleedingRisk.INTERMEDIATE, BleedingRisk.HIGH]
 
@@ -26,6 +27,18 @@ def checklist_overrides_in_force() -> QuerySet[SafetyOverride]:
     """Physicians' go-aheads past open checklist items that still count: one is revoked when its item is
     reopened. The gate, the check-in list and the appointment page all read them here."""
     return SafetyOverride.objects.filter(scope=SafetyOverride.Scope.CHECKLIST, revoked_at__isnull=True)
+
+
+def _patient_medications(*, patient_id: int) -> QuerySet[PatientMedication]:
+    return PatientMedication.objects.filter(patient_id=patient_id).select_related(
+        "medication", "added_by", "stopped_by"
+    )
+
+
+def patient_medication_list(*, patient_id: int) -> list[PatientMedication]:
+    """The patient's medications, current and stopped, by drug name, with who added and stopped them: the
+    patient page's card, read through a query built once per process."""
+    return fetch_instances(PatientMedication, _patient_medications, patient_id=patient_id)
 
 
 def safety_settings() -> SafetySettings:

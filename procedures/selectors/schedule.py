@@ -25,7 +25,7 @@ from procedures.models import (
     WorkingHours,
 )
 from procedures.selectors.availability import working_windows
-from procedures.selectors.intervals import Timeline, digest_query
+from procedures.selectors.intervals import Timeline, digest_query, fetch_instances
 from procedures.services.appointments import appointment_allowed_next
 
 
@@ -93,13 +93,18 @@ PATIENT_LIST_FIELDS = (
 )
 
 
-def appointment_list_for_patient(*, patient_id: int) -> QuerySet[Appointment]:
+def _patient_appointments(*, patient_id: int) -> QuerySet[Appointment]:
     return (
         Appointment.objects.filter(patient_id=patient_id)
         .select_related("procedure_type", "physician")
         .only(*PATIENT_LIST_FIELDS)
         .order_by("-start", "-id")
     )
+
+
+def appointment_list_for_patient(*, patient_id: int) -> list[Appointment]:
+    """The patient page's appointments, newest first, through a read built once per process."""
+    return fetch_instances(Appointment, _patient_appointments, patient_id=patient_id)
 
 
 # --- Front-desk grids ------------------------------------------------------------------------------

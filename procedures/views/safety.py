@@ -51,7 +51,12 @@ from procedures.models import (
 )
 from procedures.selectors.eligibility import eligibility_warnings
 from procedures.selectors.instructions import instruction_sheet
-from procedures.selectors.safety import checklist_overrides_in_force, fasting_for, safety_settings
+from procedures.selectors.safety import (
+    checklist_overrides_in_force,
+    fasting_for,
+    patient_medication_list,
+    safety_settings,
+)
 from procedures.selectors.schedule import appointment_list_for_patient
 from procedures.selectors.worklist import safety_worklist
 from procedures.services.medications import MedicationError, patient_medication_add, patient_medication_stop
@@ -267,7 +272,7 @@ def safety_section_context(*, appointment: Appointment, user: AbstractBaseUser) 
 
 
 def medications_card_context(*, patient: Patient, form: MedicationAddForm | None = None) -> dict:
-    entries = list(patient.medications.select_related("medication", "added_by", "stopped_by"))
+    entries = patient_medication_list(patient_id=patient.pk)
     return {
         "patient": patient,
         "active": [e for e in entries if e.stopped_at is None],
