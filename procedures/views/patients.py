@@ -21,7 +21,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
 @permission_required("procedures.view_patient", raise_exception=True)
 def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = patient_get_for_user(user=request.user, patient_id=patient_id)
-    appointments = list(appointment_list_for_patient(patient_id=patient.pk))
+    appointments = appointment_list_for_patient(patient_id=patient.pk)
     return render(
         request, "procedures/patients/detail.html", {"patient": patient, "appointments": appointments}
     )

@@ -293,7 +293,7 @@ def _patient_page(request: HttpRequest, patient: Patient, form: MedicationAddFor
         "procedures/patients/detail.html",
         {
             "patient": patient,
-            "appointments": list(appointment_list_for_patient(patient_id=patient.pk)),
+            "appointments": appointment_list_for_patient(patient_id=patient.pk),
             "medication_form": form,
         },
     )
