@@ -4,6 +4,7 @@ They return the object, or raise Http404 / PermissionDenied; patient reads are w
 from auditlog.signals import accessed
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404
 
 from procedures.models import (
@@ -23,7 +24,7 @@ def _require(user: AbstractBaseUser, perm: str) -> None:
         raise PermissionDenied
 
 
-def _patient_by_id(*, patient_id: int):
+def _patient_by_id(*, patient_id: int) -> QuerySet[Patient]:
     return Patient.objects.filter(pk=patient_id)
 
 

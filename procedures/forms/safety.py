@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 
 from procedures.forms.widgets import python_widget_renderer
 from procedures.models import ClearanceStatus, DoseIntent, DrugClass, Indication, Medication
@@ -51,7 +52,7 @@ class _CatalogueEntry(NamedTuple):
     asks_dose_intent: bool
 
 
-def _active_catalogue():
+def _active_catalogue() -> QuerySet:
     return Medication.objects.filter(active=True).values_list(*_CatalogueEntry._fields)
 
 

@@ -140,6 +140,10 @@ def _stand_ins(shape: tuple) -> dict[str, Any] | None:
     return stand_ins
 
 
+def _with_stand_ins(build: Callable[..., QuerySet], shape: tuple, stand_ins: dict[str, Any]) -> QuerySet:
+    return build(**{name: stand_ins.get(name) for name, _ in shape})
+
+
 @cache
 def _compiled(build: Callable[..., QuerySet], shape: tuple) -> tuple[str, str, list] | None:
     """The database build reads from, build's SQL, and its parameters with (True, name) where a value goes
@@ -148,7 +152,7 @@ def _compiled(build: Callable[..., QuerySet], shape: tuple) -> tuple[str, str, l
     stand_ins = _stand_ins(shape)
     if stand_ins is None:
         return None
-    queryset = build(**{name: stand_ins.get(name) for name, _ in shape})
+    queryset = _with_stand_ins(build, shape, stand_ins)
     alias = queryset.db  # the router's choice depends on the model and the settings, not on the values
     if connections[alias].vendor != "postgresql":
         return None
@@ -239,8 +243,7 @@ def _compiled_instances(build: Callable[..., QuerySet], shape: tuple) -> _Instan
     if compiled is None:
         return None
     alias, sql, template = compiled
-    stand_ins = _stand_ins(shape) or {}
-    queryset = build(**{name: stand_ins.get(name) for name, _ in shape})
+    queryset = _with_stand_ins(build, shape, _stand_ins(shape) or {})
     query = queryset.query
     if (
         queryset._iterable_class is not ModelIterable
